@@ -1,0 +1,1 @@
+"""Wiring: settings, backends, the app and worker factories, and the `crm` CLI."""

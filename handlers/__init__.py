@@ -1,0 +1,1 @@
+"""FastStream subscribers (thin) and the use-case functions holding the business rules."""

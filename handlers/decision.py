@@ -1,0 +1,96 @@
+"""What a use case decides: a result, the changes to apply and the events to announce."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from schemas.base import CamelModel, iso_now
+from schemas.envelope import CommandEnvelope, CommandStatus
+from schemas.errors import ErrorCode, ErrorKind
+from storage.changes import Change
+
+ID_NAMESPACE = uuid.UUID("6f1c3c3e-2f4b-4a5e-9a31-5b0c1d2e3f40")
+P = TypeVar("P", bound=CamelModel)
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic id: the same command always creates the same entity ids."""
+    return str(uuid.uuid5(ID_NAMESPACE, ":".join(parts)))
+
+
+@dataclass
+class CommandContext(Generic[P]):
+    """The command being handled, its validated payload and deterministic helpers."""
+
+    envelope: CommandEnvelope
+    payload: P
+    now: str = field(default_factory=iso_now)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.envelope.tenant_id
+
+    @property
+    def actor_id(self) -> str:
+        return self.envelope.actor_id
+
+    @property
+    def command_id(self) -> str:
+        return self.envelope.command_id
+
+    def new_id(self, slot: str = "entity") -> str:
+        """The id of an entity this command creates (stable across redeliveries)."""
+        return derived_id(self.tenant_id, self.command_id, slot)
+
+
+@dataclass
+class EventDraft:
+    """A change event before the pipeline gives it an id, a time and a sequence."""
+
+    entity: str  # customer, contact, opportunity, ...
+    action: str  # past tense: created, updated, deleted, vip_marked, ...
+    subject: str  # the entity id
+    customer_id: str  # orders the event among the customer's events
+    data: dict[str, Any]
+
+
+@dataclass
+class Decision:
+    """A use case's verdict; a rejection has no changes and no events."""
+
+    status: CommandStatus
+    data: Any = None
+    entity_id: str | None = None
+    error: dict[str, str] | None = None
+    changes: list[Change] = field(default_factory=list)
+    events: list[EventDraft] = field(default_factory=list)
+
+    @classmethod
+    def succeeded(
+        cls,
+        data: Any,
+        *,
+        entity_id: str | None = None,
+        changes: list[Change] | None = None,
+        events: list[EventDraft] | None = None,
+    ) -> "Decision":
+        return cls(
+            CommandStatus.SUCCEEDED,
+            data=data,
+            entity_id=entity_id,
+            changes=changes or [],
+            events=events or [],
+        )
+
+    @classmethod
+    def rejected(cls, code: ErrorCode, kind: ErrorKind, message: str) -> "Decision":
+        return cls(CommandStatus.REJECTED, error=rejection(code, kind, message))
+
+
+def rejection(code: ErrorCode, kind: ErrorKind, message: str) -> dict[str, str]:
+    """The stored form of a domain error (also a change's `onConflict`)."""
+    return {"code": code.value, "kind": kind.value, "message": message}
+
+
+def not_found(code: ErrorCode, what: str, entity_id: str) -> Decision:
+    return Decision.rejected(code, ErrorKind.NOT_FOUND, f"{what} {entity_id} not found")

@@ -1,0 +1,158 @@
+"""Handle one command: decide once, commit the decision, apply it, report its result.
+
+Order of steps and why it is safe to die between any two of them:
+1. journal lookup — a committed command is never decided again (at most one effect);
+2. decide — reads only; dying here leaves nothing behind;
+3. commit — one journal insert holding result, changes and events (the commit point);
+4. apply — idempotent changes; a redelivery repeats step 4 from the stored changes;
+5. finish — result and events become visible; the relay publishes the events.
+"""
+
+from collections import defaultdict
+from typing import Any
+
+from pydantic import ValidationError
+
+from handlers.decision import CommandContext, Decision, EventDraft, derived_id
+from handlers.registry import use_case_for
+from schemas.base import iso_now
+from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
+from schemas.events import ChangeEvent, change_event_type
+from storage.changes import advance, apply_changes
+from storage.customers import CUSTOMERS, CustomerRepository
+from storage.database import Database, Document
+from storage.journal import DECIDED, CommandJournal, journal_id
+
+BATCH_STATUSES = ("created", "duplicate", "invalid")
+
+
+class InvalidCommand(ValueError):
+    """The payload does not match its command type: poison, goes to the dead-letter topic."""
+
+
+class CommandProcessor:
+    """Runs the decide → commit → apply → finish steps for one command at a time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._journal = CommandJournal(db)
+        self._customers = CustomerRepository(db)
+
+    async def process(self, envelope: CommandEnvelope) -> CommandResult:
+        entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+        if entry is None:
+            decision = await self._decide(envelope)
+            entry = await self._journal_entry(envelope, decision)
+            if not await self._journal.commit(entry):
+                # Committed meanwhile by a concurrent delivery: that decision wins.
+                entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+                assert entry is not None
+        if entry["state"] == DECIDED:
+            entry = await self._apply(entry)
+        return CommandResult.model_validate(entry["result"])
+
+    async def _decide(self, envelope: CommandEnvelope) -> Decision:
+        use_case = use_case_for(envelope.type)
+        try:
+            payload = use_case.payload_model.model_validate(envelope.payload)
+        except ValidationError as exc:
+            raise InvalidCommand(f"payload of {envelope.type.value}: {exc}") from exc
+        return await use_case.decide(CommandContext(envelope, payload), self._db)
+
+    async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:
+        decided_at = iso_now()
+        events = await self._sequenced_events(envelope, decision, decided_at)
+        changes = list(decision.changes)
+        last_sequence: dict[str, int] = {}
+        for event in events:
+            last_sequence[event["_customerId"]] = event["sequence"]
+        changes += [advance(CUSTOMERS, cid, "_seq", seq) for cid, seq in last_sequence.items()]
+        result = CommandResult(
+            command_id=envelope.command_id,
+            type=envelope.type.value,
+            tenant_id=envelope.tenant_id,
+            status=decision.status,
+            entity_id=decision.entity_id,
+            data=decision.data,
+            error=decision.error,  # type: ignore[arg-type]
+            completed_at=None,
+        )
+        return {
+            "_id": journal_id(envelope.tenant_id, envelope.command_id),
+            "tenantId": envelope.tenant_id,
+            "commandId": envelope.command_id,
+            "type": envelope.type.value,
+            "fingerprint": fingerprint(envelope.type.value, envelope.payload),
+            "state": DECIDED,
+            "decidedAt": decided_at,
+            "firstSequence": min((e["sequence"] for e in events), default=0),
+            "result": result.model_dump(mode="json", by_alias=True),
+            "changes": changes,
+            "events": events,
+            "published": False,
+        }
+
+    async def _sequenced_events(
+        self, envelope: CommandEnvelope, decision: Decision, now: str
+    ) -> list[dict[str, Any]]:
+        """Give each draft its stable id and the next sequence number of its customer."""
+        if not decision.events:
+            return []
+        customer_ids = sorted({draft.customer_id for draft in decision.events})
+        counters = defaultdict(int, await self._customers.sequences(customer_ids))
+        events = []
+        for position, draft in enumerate(decision.events):
+            counters[draft.customer_id] += 1
+            events.append(self._event(envelope, draft, position, counters[draft.customer_id], now))
+        return events
+
+    @staticmethod
+    def _event(
+        envelope: CommandEnvelope, draft: EventDraft, position: int, sequence: int, now: str
+    ) -> dict[str, Any]:
+        event = ChangeEvent(
+            id=derived_id(envelope.tenant_id, envelope.command_id, "event", str(position)),
+            type=change_event_type(draft.entity, draft.action),
+            subject=draft.subject,
+            time=now,  # type: ignore[arg-type]
+            tenantid=envelope.tenant_id,
+            sequence=sequence,
+            causationid=envelope.command_id,
+            data=draft.data,
+        )
+        stored = event.model_dump(mode="json")
+        stored["time"] = now  # keep the stored fixed-width form
+        stored["_customerId"] = draft.customer_id  # the partition key; stripped on publish
+        return stored
+
+    async def _apply(self, entry: Document) -> Document:
+        outcome = await apply_changes(self._db, entry.get("changes", []))
+        result = dict(entry["result"])
+        events = entry["events"]
+        if outcome.rejection is not None:
+            result.update(status=CommandStatus.REJECTED.value, error=outcome.rejection, data=None)
+            result["entityId"] = None
+            events = []
+        elif outcome.conflicted_ids:
+            result["data"] = _mark_batch_duplicates(
+                result["data"], outcome.conflicted_ids, entry["changes"]
+            )
+            events = [e for e in events if e["subject"] not in outcome.conflicted_ids]
+        result["completedAt"] = iso_now()
+        await self._journal.finish(entry["_id"], result, events)
+        entry.update(state="applied", result=result, events=events)
+        return entry
+
+
+def _mark_batch_duplicates(
+    data: dict[str, Any], conflicted: set[str], changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Batch items whose insert collided at apply time become `duplicate` items."""
+    conflict = next(c["onConflict"] for c in changes if c["op"] == "insert_many")
+    items = []
+    for item in data["items"]:
+        if item.get("id") in conflicted:
+            item = {"index": item["index"], "status": "duplicate", "error": conflict["message"]}
+        items.append(item)
+    counts = {status: sum(1 for i in items if i["status"] == status) for status in BATCH_STATUSES}
+    return {**data, **counts, "items": items}

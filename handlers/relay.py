@@ -1,0 +1,76 @@
+"""The outbox relay: publishes committed change events from the journal, in order.
+
+Events are marked published only after the broker accepted them, so a relay that dies
+mid-batch publishes that batch again (same event ids: duplicates, never loss).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from storage.journal import CommandJournal
+
+log = logging.getLogger("crm.relay")
+
+PublishEvent = Callable[[dict[str, Any], bytes], Awaitable[None]]
+
+
+def partition_key(event: dict[str, Any]) -> bytes:
+    return f"{event['tenantid']}:{event['_customerId']}".encode()
+
+
+def wire_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The CloudEvent as published: internal fields stripped."""
+    return {key: value for key, value in event.items() if not key.startswith("_")}
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        journal: CommandJournal,
+        publish: PublishEvent,
+        *,
+        batch: int = 100,
+        interval_s: float = 0.2,
+    ) -> None:
+        self._journal = journal
+        self._publish = publish
+        self._batch = batch
+        self._interval_s = interval_s
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def kick(self) -> None:
+        """Something was committed: publish soon rather than at the next tick."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish everything pending; returns how many events went out."""
+        sent = 0
+        while docs := await self._journal.unpublished(self._batch):
+            for doc in docs:
+                for event in doc["events"]:
+                    await self._publish(wire_event(event), partition_key(event))
+                    sent += 1
+            await self._journal.mark_published([doc["_id"] for doc in docs])
+        return sent
+
+    def stop(self) -> None:
+        """Finish the current pass, then leave `run` (graceful shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until stopped; a failure is logged and retried on the next tick."""
+        while not self._stopping:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("relay pass failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)

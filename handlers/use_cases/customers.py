@@ -1,0 +1,168 @@
+"""Customer create, update, delete and import: shared by API A, API B and Kafka producers."""
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from handlers.decision import CommandContext, Decision, EventDraft, not_found, rejection
+from handlers.use_cases import UseCase
+from handlers.use_cases.profile_health import derived_profile
+from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
+from schemas.envelope import CommandType
+from schemas.errors import ErrorCode, ErrorKind
+from storage import changes
+from storage.customers import CUSTOMERS, CustomerRepository, name_key
+from storage.database import Database, Document
+from storage.documents import public
+
+DUPLICATE_NAME_MESSAGE = "客户名称已存在"
+DUPLICATE_NAME = rejection(
+    ErrorCode.DUPLICATE_CUSTOMER_NAME, ErrorKind.CONFLICT, DUPLICATE_NAME_MESSAGE
+)
+
+
+def duplicate_name() -> Decision:
+    return Decision.rejected(
+        ErrorCode.DUPLICATE_CUSTOMER_NAME, ErrorKind.CONFLICT, DUPLICATE_NAME_MESSAGE
+    )
+
+
+def new_customer(ctx: CommandContext[Any], fields: CreateCustomer, customer_id: str) -> Document:
+    """A new customer document with an empty derived profile."""
+    given = fields.model_dump(by_alias=True, exclude_none=True)
+    return {
+        "_id": customer_id,
+        "tenantId": ctx.tenant_id,
+        **given,
+        "name": fields.name,
+        "_nameKey": name_key(fields.name),
+        "tags": fields.tags or [],
+        "ownerId": fields.owner_id or ctx.actor_id,
+        "vip": {"isVip": False, "reason": None, "markedAt": None, "markedBy": None},
+        "metrics": None,
+        "profile": derived_profile(
+            interaction_count=0,
+            last_interaction_at=None,
+            open_commitments=0,
+            commitment_progress=[],
+            metrics=None,
+            now=ctx.now,
+        ),
+        "createdAt": ctx.now,
+        "updatedAt": ctx.now,
+        "createdBy": ctx.actor_id,
+        "_deleted": False,
+        "_seq": 0,
+    }
+
+
+def customer_event(action: str, doc: Document) -> EventDraft:
+    return EventDraft("customer", action, doc["_id"], doc["_id"], public(doc))
+
+
+async def create_customer(ctx: CommandContext[CreateCustomer], db: Database) -> Decision:
+    """Create a customer; its name must be free in the tenant."""
+    key = name_key(ctx.payload.name)
+    if await CustomerRepository(db).with_name_keys(ctx.tenant_id, [key]):
+        return duplicate_name()
+    doc = new_customer(ctx, ctx.payload, ctx.new_id("customer"))
+    return Decision.succeeded(
+        public(doc),
+        entity_id=doc["_id"],
+        # The unique name index has the last word if someone took the name meanwhile.
+        changes=[changes.insert(CUSTOMERS, doc, on_conflict=DUPLICATE_NAME)],
+        events=[customer_event("created", doc)],
+    )
+
+
+async def update_customer(ctx: CommandContext[UpdateCustomer], db: Database) -> Decision:
+    """Change the fields present in the payload; an explicit null clears an optional field."""
+    repo = CustomerRepository(db)
+    current = await repo.get(ctx.tenant_id, ctx.payload.customer_id)
+    if current is None:
+        return not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", ctx.payload.customer_id)
+    updated = dict(current)
+    given = ctx.payload.model_dump(by_alias=True, exclude_unset=True, exclude={"customer_id"})
+    for field_name, value in given.items():
+        if value is None:
+            updated.pop(field_name, None)
+        else:
+            updated[field_name] = value
+    if "name" in given:
+        updated["_nameKey"] = name_key(given["name"])
+        if updated["_nameKey"] != current["_nameKey"] and await repo.with_name_keys(
+            ctx.tenant_id, [updated["_nameKey"]]
+        ):
+            return duplicate_name()
+    updated["updatedAt"] = ctx.now
+    return Decision.succeeded(
+        public(updated),
+        entity_id=current["_id"],
+        changes=[changes.put(CUSTOMERS, updated, on_conflict=DUPLICATE_NAME)],
+        events=[customer_event("updated", updated)],
+    )
+
+
+async def delete_customer(ctx: CommandContext[DeleteCustomer], db: Database) -> Decision:
+    """Soft delete: reads answer 404 afterwards and the name is free again."""
+    current = await CustomerRepository(db).get(ctx.tenant_id, ctx.payload.customer_id)
+    if current is None:
+        return not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", ctx.payload.customer_id)
+    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
+    return Decision.succeeded(
+        {"id": current["_id"], "deleted": True},
+        entity_id=current["_id"],
+        changes=[changes.put(CUSTOMERS, deleted)],
+        events=[
+            EventDraft(
+                "customer", "deleted", current["_id"], current["_id"], {"id": current["_id"]}
+            )
+        ],
+    )
+
+
+async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -> Decision:
+    """Create many customers in one command: per-item `created | duplicate | invalid`."""
+    items: list[dict[str, Any]] = []
+    candidates: list[tuple[int, CreateCustomer]] = []
+    for index, raw in enumerate(ctx.payload.items):
+        try:
+            candidates.append((index, CreateCustomer.model_validate(raw)))
+        except ValidationError as exc:
+            items.append({"index": index, "status": "invalid", "error": _first_error(exc)})
+    keys = [name_key(fields.name) for _, fields in candidates]
+    taken = {
+        doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
+    }
+    docs: list[Document] = []
+    for (index, fields), key in zip(candidates, keys, strict=True):
+        if key in taken:
+            items.append({"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE})
+            continue
+        taken.add(key)  # a later item with the same name is a duplicate of this one
+        doc = new_customer(ctx, fields, ctx.new_id(f"customer:{index}"))
+        docs.append(doc)
+        items.append({"index": index, "status": "created", "id": doc["_id"]})
+    items.sort(key=lambda item: item["index"])
+    summary = {
+        s: sum(1 for i in items if i["status"] == s) for s in ("created", "duplicate", "invalid")
+    }
+    return Decision.succeeded(
+        {"total": len(items), **summary, "items": items},
+        changes=[changes.insert_many(CUSTOMERS, docs, on_conflict=DUPLICATE_NAME)] if docs else [],
+        events=[customer_event("created", doc) for doc in docs],
+    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "item"
+    return f"{where}: {error['msg']}"
+
+
+USE_CASES = {
+    CommandType.CUSTOMER_CREATE: UseCase(CreateCustomer, create_customer),
+    CommandType.CUSTOMER_UPDATE: UseCase(UpdateCustomer, update_customer),
+    CommandType.CUSTOMER_DELETE: UseCase(DeleteCustomer, delete_customer),
+    CommandType.CUSTOMER_IMPORT: UseCase(ImportCustomers, import_customers),
+}

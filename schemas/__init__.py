@@ -1,0 +1,1 @@
+"""Pydantic models only: commands, events, HTTP DTOs, envelopes, topic names."""

@@ -1,0 +1,85 @@
+"""The command envelope on `crm.commands` and the command result record."""
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from schemas.base import CamelModel, Id, utc_now
+from schemas.errors import ErrorKind
+
+
+class CommandType(StrEnum):
+    CUSTOMER_CREATE = "customer.create"
+    CUSTOMER_UPDATE = "customer.update"
+    CUSTOMER_DELETE = "customer.delete"
+    CUSTOMER_IMPORT = "customer.import"
+    CUSTOMER_BIND_EXTERNAL = "customer.bind_external"
+    CUSTOMER_UNBIND_EXTERNAL = "customer.unbind_external"
+    CUSTOMER_REFRESH_PROFILE = "customer.refresh_profile"
+    CUSTOMER_ADD_INTERACTION = "customer.add_interaction"
+    CUSTOMER_ADD_SERVICE_RECORD = "customer.add_service_record"
+    CUSTOMER_UPDATE_COMMITMENT = "customer.update_commitment"
+    CUSTOMER_MARK_VIP = "customer.mark_vip"
+    CONTACT_CREATE = "contact.create"
+    CONTACT_UPDATE = "contact.update"
+    CONTACT_DELETE = "contact.delete"
+    OPPORTUNITY_CREATE = "opportunity.create"
+    OPPORTUNITY_UPDATE = "opportunity.update"
+    OPPORTUNITY_DELETE = "opportunity.delete"
+    FOLLOW_UP_CREATE = "follow_up.create"
+    FOLLOW_UP_UPDATE = "follow_up.update"
+    FOLLOW_UP_DELETE = "follow_up.delete"
+    CONTRACT_CREATE = "contract.create"
+    PAYMENT_CREATE = "payment.create"
+
+
+class CommandEnvelope(CamelModel):
+    """`{"commandId", "type", "tenantId", "actorId", "issuedAt", "payload"}` on crm.commands."""
+
+    command_id: Id
+    type: CommandType
+    tenant_id: Id
+    actor_id: Id
+    issued_at: datetime = Field(default_factory=utc_now)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    PENDING = "pending"
+
+
+class CommandError(CamelModel):
+    code: str
+    message: str
+    kind: ErrorKind
+    details: str | None = None
+
+
+class CommandResult(CamelModel):
+    """What a command did; stored by the worker, read by the facade and the status route."""
+
+    command_id: str
+    type: str
+    tenant_id: str
+    status: CommandStatus
+    entity_id: str | None = None
+    data: Any = None
+    error: CommandError | None = None
+    completed_at: datetime | None = None
+
+
+def fingerprint(command_type: str, payload: dict[str, Any]) -> str:
+    """A stable digest of what a command asks for: same key + other body = key reuse."""
+    canonical = json.dumps(
+        {"type": command_type, "payload": payload},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Repositories and read queries over MongoDB (PyMongo async); one implementation."""

@@ -1,0 +1,72 @@
+"""Customer documents: look-ups for the rules, pages for the readers, their indexes."""
+
+import re
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from storage.database import Database, Document
+from storage.documents import alive
+
+CUSTOMERS = "customers"
+_SPACES = re.compile(r"\s+")
+
+
+def name_key(name: str) -> str:
+    """Customer names are unique per tenant after trimming, folding spaces and case."""
+    return _SPACES.sub(" ", name.strip()).casefold()
+
+
+class CustomerRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db[CUSTOMERS]
+
+    async def get(self, tenant_id: str, customer_id: str) -> Document | None:
+        """A live (not deleted) customer of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=customer_id))
+
+    async def with_name_keys(self, tenant_id: str, keys: list[str]) -> list[Document]:
+        """Live customers whose name key is one of `keys` (one round trip for any number)."""
+        cursor = self._c.find(alive(tenant_id, _nameKey={"$in": keys}), {"_nameKey": 1})
+        return await cursor.to_list()
+
+    async def sequences(self, customer_ids: list[str]) -> dict[str, int]:
+        """Current change-event sequence number of each customer (0 if none yet)."""
+        cursor = self._c.find({"_id": {"$in": customer_ids}}, {"_seq": 1})
+        return {doc["_id"]: int(doc.get("_seq", 0)) for doc in await cursor.to_list()}
+
+    async def page(
+        self, tenant_id: str, *, skip: int, limit: int, owner_id: str | None = None
+    ) -> tuple[list[Document], int]:
+        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
+        query: dict[str, Any] = alive(tenant_id)
+        if owner_id is not None:
+            query["ownerId"] = owner_id
+        cursor = (
+            self._c.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return await cursor.to_list(), await self._c.count_documents(query)
+
+    async def count(self, tenant_id: str) -> int:
+        return await self._c.count_documents(alive(tenant_id))
+
+    async def ensure_indexes(self) -> None:
+        await self._c.create_index(
+            [("tenantId", ASCENDING), ("_nameKey", ASCENDING)],
+            name="customer_name_unique",
+            unique=True,
+            partialFilterExpression={"_deleted": False},
+        )
+        await self._c.create_index(
+            [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+            name="customer_list",
+        )
+        await self._c.create_index(
+            [("tenantId", ASCENDING), ("ownerId", ASCENDING), ("createdAt", DESCENDING)],
+            name="customer_owner_list",
+        )
+        await self._c.create_index([("tenantId", ASCENDING), ("phone", ASCENDING)], name="phone")
+        await self._c.create_index([("tenantId", ASCENDING), ("email", ASCENDING)], name="email")

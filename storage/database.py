@@ -1,0 +1,42 @@
+"""The database handle every repository receives, and how to open one."""
+
+from typing import Any, cast
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+
+class Store:
+    """An open client and its database; `close()` releases the client."""
+
+    def __init__(self, client: Any, database: Database, *, embedded: bool) -> None:
+        self.client = client
+        self.db = database
+        self.embedded = embedded
+
+    async def ping(self) -> bool:
+        """True when the store answers a ping."""
+        try:
+            await self.db.command("ping")
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def open_store(mongo_url: str | None, db_name: str) -> Store:
+    """MongoDB for a URL; the in-memory mongomock adapter for None or `memory`."""
+    if mongo_url in (None, "memory"):
+        from storage.memory import MemoryClient
+
+        memory = MemoryClient()
+        return Store(memory, cast(Database, memory[db_name]), embedded=True)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    return Store(client, client[db_name], embedded=False)

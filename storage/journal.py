@@ -1,0 +1,73 @@
+"""The command journal: one document per command, the commit point of its decision.
+
+`_id` is `{tenantId}:{commandId}`, so a command id is unique per tenant and a second
+commit of the same command fails. The document carries the result, the changes still to
+apply (until applied) and the change events to publish (until the relay has sent them):
+single-document atomicity is what makes "decided ⇒ eventually applied and published" hold
+without multi-document transactions.
+"""
+
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from storage.database import Database, Document
+
+JOURNAL = "command_journal"
+DECIDED = "decided"
+APPLIED = "applied"
+
+
+def journal_id(tenant_id: str, command_id: str) -> str:
+    return f"{tenant_id}:{command_id}"
+
+
+class CommandJournal:
+    """Reads and writes of command journal documents."""
+
+    def __init__(self, db: Database) -> None:
+        self._c = db[JOURNAL]
+
+    async def find(self, tenant_id: str, command_id: str) -> Document | None:
+        return await self._c.find_one({"_id": journal_id(tenant_id, command_id)})
+
+    async def commit(self, doc: Document) -> bool:
+        """Insert a decided command; False when the command was committed before."""
+        try:
+            await self._c.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def finish(self, doc_id: str, result: dict[str, Any], events: list[Document]) -> None:
+        """Mark applied with its final result and events; drop the applied changes."""
+        await self._c.update_one(
+            {"_id": doc_id},
+            {
+                "$set": {
+                    "state": APPLIED,
+                    "result": result,
+                    "events": events,
+                    "published": not events,
+                },
+                "$unset": {"changes": ""},
+            },
+        )
+
+    async def unpublished(self, limit: int) -> list[Document]:
+        """Applied commands whose events are not all published yet, oldest first."""
+        cursor = (
+            self._c.find({"published": False, "state": APPLIED}, {"events": 1, "decidedAt": 1})
+            .sort([("decidedAt", 1), ("firstSequence", 1)])
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def mark_published(self, doc_ids: list[str]) -> None:
+        await self._c.update_many({"_id": {"$in": doc_ids}}, {"$set": {"published": True}})
+
+    async def ensure_indexes(self) -> None:
+        await self._c.create_index(
+            [("published", 1), ("state", 1), ("decidedAt", 1), ("firstSequence", 1)],
+            name="journal_unpublished",
+        )

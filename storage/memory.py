@@ -1,0 +1,160 @@
+"""mongomock behind the slice of PyMongo's async API that storage uses.
+
+mongomock interprets the same filters, update operators, aggregation pipelines and
+unique (also partial) indexes as MongoDB, so storage keeps a single implementation.
+Calls run inline on the event loop: mongomock is in-memory and not thread-safe, and
+running inline also makes each call atomic with respect to other coroutines.
+"""
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import mongomock
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+
+Document = dict[str, Any]
+
+
+class MemoryCursor:
+    """`AsyncCursor` look-alike: chainable sort/skip/limit, `to_list`, async iteration."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def sort(self, key: Any, direction: int | None = None) -> "MemoryCursor":
+        self._cursor = (
+            self._cursor.sort(key) if direction is None else self._cursor.sort(key, direction)
+        )
+        return self
+
+    def skip(self, count: int) -> "MemoryCursor":
+        self._cursor = self._cursor.skip(count)
+        return self
+
+    def limit(self, count: int) -> "MemoryCursor":
+        self._cursor = self._cursor.limit(count)
+        return self
+
+    async def to_list(self, length: int | None = None) -> list[Document]:
+        docs = list(self._cursor)
+        return docs if length is None else docs[:length]
+
+    def __aiter__(self) -> AsyncIterator[Document]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Document]:
+        for doc in self._cursor:
+            yield doc
+
+
+class MemoryCollection:
+    """`AsyncCollection` look-alike over one mongomock collection."""
+
+    def __init__(self, collection: mongomock.Collection) -> None:
+        self._c = collection
+        self.name = collection.name
+
+    async def find_one(self, *args: Any, **kwargs: Any) -> Document | None:
+        return self._c.find_one(*args, **kwargs)
+
+    def find(self, *args: Any, **kwargs: Any) -> MemoryCursor:
+        return MemoryCursor(self._c.find(*args, **kwargs))
+
+    async def insert_one(self, document: Document, **kwargs: Any) -> Any:
+        return self._c.insert_one(document, **kwargs)
+
+    async def insert_many(self, documents: Iterable[Document], **kwargs: Any) -> Any:
+        return self._c.insert_many(list(documents), **kwargs)
+
+    async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
+        return self._c.replace_one(*args, **kwargs)
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        return self._c.update_one(*args, **kwargs)
+
+    async def update_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self._c.update_many(*args, **kwargs)
+
+    async def delete_one(self, *args: Any, **kwargs: Any) -> Any:
+        return self._c.delete_one(*args, **kwargs)
+
+    async def delete_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self._c.delete_many(*args, **kwargs)
+
+    async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Document | None:
+        return self._c.find_one_and_update(*args, **kwargs)
+
+    async def count_documents(self, *args: Any, **kwargs: Any) -> int:
+        return int(self._c.count_documents(*args, **kwargs))
+
+    async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> Any:
+        """Runs each request in turn: mongomock's own bulk_write rejects PyMongo 4.20's
+        request objects (they pass a `sort` argument it does not know)."""
+        for request in requests:
+            if isinstance(request, UpdateOne):
+                self._c.update_one(request._filter, request._doc, upsert=bool(request._upsert))
+            elif isinstance(request, InsertOne):
+                self._c.insert_one(request._doc)
+            elif isinstance(request, ReplaceOne):
+                self._c.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
+            elif isinstance(request, DeleteOne):
+                self._c.delete_one(request._filter)
+            else:
+                raise NotImplementedError(f"bulk request {type(request).__name__}")
+
+    async def aggregate(self, pipeline: Sequence[Document], **kwargs: Any) -> MemoryCursor:
+        return MemoryCursor(iter(list(self._c.aggregate(list(pipeline), **kwargs))))
+
+    async def create_index(self, keys: Any, **kwargs: Any) -> str:
+        return str(self._c.create_index(keys, **kwargs))
+
+    async def index_information(self) -> Document:
+        return dict(self._c.index_information())
+
+    async def drop(self) -> None:
+        self._c.drop()
+
+
+class MemoryDatabase:
+    """`AsyncDatabase` look-alike; collections are created on first use, as in MongoDB."""
+
+    def __init__(self, database: mongomock.Database) -> None:
+        self._db = database
+        self.name = database.name
+        self._collections: dict[str, MemoryCollection] = {}
+
+    def __getitem__(self, name: str) -> MemoryCollection:
+        return self.get_collection(name)
+
+    def get_collection(self, name: str) -> MemoryCollection:
+        if name not in self._collections:
+            self._collections[name] = MemoryCollection(self._db[name])
+        return self._collections[name]
+
+    async def command(self, command: str | Document, **_: Any) -> Document:
+        name = command if isinstance(command, str) else next(iter(command))
+        if name != "ping":
+            raise NotImplementedError(f"the in-memory store only answers 'ping', not {name!r}")
+        return {"ok": 1.0}
+
+    async def list_collection_names(self) -> list[str]:
+        return list(self._db.list_collection_names())
+
+
+class MemoryClient:
+    """`AsyncMongoClient` look-alike holding in-memory databases for this process."""
+
+    def __init__(self) -> None:
+        self._client: Any = mongomock.MongoClient()
+        self._databases: dict[str, MemoryDatabase] = {}
+
+    def __getitem__(self, name: str) -> MemoryDatabase:
+        return self.get_database(name)
+
+    def get_database(self, name: str) -> MemoryDatabase:
+        if name not in self._databases:
+            self._databases[name] = MemoryDatabase(self._client[name])
+        return self._databases[name]
+
+    async def close(self) -> None:
+        self._client.close()
