@@ -1,21 +1,15 @@
 """What a use case decides: a result, the changes to apply and the events to announce."""
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from schemas.base import CamelModel, iso_now
 from schemas.envelope import CommandEnvelope, CommandStatus
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.ids import derived_id
 from storage.changes import Change
 
-ID_NAMESPACE = uuid.UUID("6f1c3c3e-2f4b-4a5e-9a31-5b0c1d2e3f40")
 P = TypeVar("P", bound=CamelModel)
-
-
-def derived_id(*parts: str) -> str:
-    """A deterministic id: the same command always creates the same entity ids."""
-    return str(uuid.uuid5(ID_NAMESPACE, ":".join(parts)))
 
 
 @dataclass

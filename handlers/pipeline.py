@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.decision import CommandContext, Decision, EventDraft, derived_id
+from handlers.decision import CommandContext, Decision, EventDraft
 from handlers.registry import use_case_for
 from schemas.base import iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
 from schemas.events import ChangeEvent, change_event_type
+from schemas.ids import derived_id
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from schemas.ids import partition_key
 from storage.journal import CommandJournal
 
 log = logging.getLogger("crm.relay")
@@ -17,8 +18,8 @@ log = logging.getLogger("crm.relay")
 PublishEvent = Callable[[dict[str, Any], bytes], Awaitable[None]]
 
 
-def partition_key(event: dict[str, Any]) -> bytes:
-    return f"{event['tenantid']}:{event['_customerId']}".encode()
+def event_key(event: dict[str, Any]) -> bytes:
+    return partition_key(event["tenantid"], event["_customerId"])
 
 
 def wire_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,7 @@ class OutboxRelay:
         while docs := await self._journal.unpublished(self._batch):
             for doc in docs:
                 for event in doc["events"]:
-                    await self._publish(wire_event(event), partition_key(event))
+                    await self._publish(wire_event(event), event_key(event))
                     sent += 1
             await self._journal.mark_published([doc["_id"] for doc in docs])
         return sent

@@ -10,6 +10,7 @@ from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.ids import created_customer_id
 from storage import changes
 from storage.customers import CUSTOMERS, CustomerRepository, name_key
 from storage.database import Database, Document
@@ -65,7 +66,7 @@ async def create_customer(ctx: CommandContext[CreateCustomer], db: Database) -> 
     key = name_key(ctx.payload.name)
     if await CustomerRepository(db).with_name_keys(ctx.tenant_id, [key]):
         return duplicate_name()
-    doc = new_customer(ctx, ctx.payload, ctx.new_id("customer"))
+    doc = new_customer(ctx, ctx.payload, created_customer_id(ctx.tenant_id, ctx.command_id))
     return Decision.succeeded(
         public(doc),
         entity_id=doc["_id"],

@@ -1,0 +1,58 @@
+"""Builds the FastAPI app for a runtime and ties the runtime's life to the app's."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from crm.runtime import Runtime
+from http_facade.app import create_app
+from http_facade.commands import CommandGateway
+from http_facade.context import FacadeContext
+
+
+class EmbeddedTopics:
+    """`/dev/topics` backed by the runtime's topic log and in-process broker."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        assert runtime.topic_log is not None
+        self._runtime = runtime
+        self._log = runtime.topic_log
+
+    def messages(self, topic: str, *, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._log.messages(topic, after=after, limit=limit)
+
+    async def publish_raw(
+        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        await self._runtime.publish_raw(topic, value, key, headers)
+
+
+def facade_context(runtime: Runtime) -> FacadeContext:
+    async def health() -> dict[str, bool]:
+        return {"broker": await runtime.broker_ready(), "store": await runtime.store.ping()}
+
+    return FacadeContext(
+        db=runtime.store.db,
+        jwt_secret=runtime.settings.effective_jwt_secret,
+        commands=CommandGateway(
+            runtime.store.db, runtime.publish_command, runtime.settings.reply_timeout_s
+        ),
+        health=health,
+        dev_topics=EmbeddedTopics(runtime) if runtime.topic_log is not None else None,
+    )
+
+
+def build_app(runtime: Runtime) -> FastAPI:
+    """The app; starting it starts the runtime (broker, store indexes, relay)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    return create_app(facade_context(runtime), lifespan=lifespan)

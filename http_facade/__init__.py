@@ -1,0 +1,1 @@
+"""The FastAPI facade: publishes commands for writes, reads MongoDB for reads."""

@@ -1,0 +1,60 @@
+"""The FastAPI application: both API families, system routes, and embedded dev routes."""
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from http_facade import dev_routes, profile_routes, system_routes
+from http_facade.commands import CommandPending, command_status_path
+from http_facade.context import FacadeContext
+from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
+from http_facade.errors import install_error_handlers, is_api_a
+from http_facade.middleware import RequestTiming
+
+CRM_V2_PREFIX = "/api/v1/crm"
+DESCRIPTION = """\
+Async, message-driven CRM backend. Writes are commands published on Kafka and applied by
+the worker; reads come straight from MongoDB.
+
+* **API A — customer profile** at `/api/v1/api/customers` (envelope `{"success", "data"|"error"}`).
+* **API B — CRM v2** at `/api/v1/crm`, plain JSON; errors
+  `{"code","message","details","requestId"}`.
+  The same routes also answer at the root path (direct "cell" access on port 8001).
+
+Authentication: `Authorization: Bearer <HS256 JWT>` with `sub`, `tenant`, `permissions`, `exp`.
+"""
+
+
+async def _on_pending(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CommandPending)
+    location = command_status_path(exc.command_id)
+    pending = {"commandId": exc.command_id, "status": "pending", "location": location}
+    body = {"success": True, "data": pending} if is_api_a(request) else pending
+    return JSONResponse(body, status_code=202, headers={"Location": location})
+
+
+def create_app(
+    context: FacadeContext,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="CRM worker service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.add_exception_handler(CommandPending, _on_pending)
+    app.add_middleware(RequestTiming)
+    app.include_router(system_routes.router)
+    app.include_router(profile_routes.router)
+    for router in CRM_V2_ROUTERS:
+        app.include_router(router, prefix=CRM_V2_PREFIX)
+        app.include_router(router, include_in_schema=False)  # the direct "cell" paths
+    if context.dev_topics is not None:
+        app.include_router(dev_routes.router)
+    return app

@@ -1,0 +1,84 @@
+"""Sending a command from HTTP and waiting (bounded) for the result the worker stores.
+
+Not FastStream's `broker.request()`: it works under the test broker but raises against
+a real Kafka broker. The worker writes the result into the command journal; we poll it.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from http_facade.errors import ApiError
+from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
+from schemas.errors import ErrorCode, ErrorKind
+from storage.database import Database, Document
+from storage.journal import APPLIED, CommandJournal
+
+Publish = Callable[[dict[str, Any], bytes], Awaitable[None]]
+FIRST_POLL_S = 0.002
+MAX_POLL_S = 0.05
+
+KEY_REUSED = "X-Request-ID was already used for a different request"
+
+
+class CommandPending(Exception):
+    """The result was not there within the reply timeout: answer 202 + Location."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+
+
+def command_status_path(command_id: str) -> str:
+    return f"/api/v1/crm/commands/{command_id}"
+
+
+class CommandGateway:
+    def __init__(self, db: Database, publish: Publish, reply_timeout_s: float) -> None:
+        self._journal = CommandJournal(db)
+        self._publish = publish
+        self._timeout_s = reply_timeout_s
+
+    async def execute(self, envelope: CommandEnvelope, key: bytes) -> CommandResult:
+        """Publish unless already known, then wait for the result (or raise CommandPending).
+
+        A repeated command id returns the first result; with another body it is a 409.
+        """
+        digest = fingerprint(envelope.type.value, envelope.payload)
+        entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+        if entry is None:
+            await self._publish(envelope.wire(), key)
+        if entry is None or entry.get("state") != APPLIED:
+            entry = await self._wait(envelope)
+        _same_request_or_409(entry, digest)
+        if entry is None or entry.get("state") != APPLIED:
+            raise CommandPending(envelope.command_id)
+        return CommandResult.model_validate(entry["result"])
+
+    async def _wait(self, envelope: CommandEnvelope) -> Document | None:
+        deadline = time.monotonic() + self._timeout_s
+        pause = FIRST_POLL_S
+        while True:
+            entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+            if entry is not None and entry.get("state") == APPLIED:
+                return entry
+            if time.monotonic() >= deadline:
+                return entry
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_POLL_S)
+
+    async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
+        """The command's result, `pending` while it is decided but not applied, None if unknown."""
+        entry = await self._journal.find(tenant_id, command_id)
+        if entry is None:
+            return None
+        result = CommandResult.model_validate(entry["result"])
+        if entry.get("state") != APPLIED:
+            result.status = CommandStatus.PENDING
+        return result
+
+
+def _same_request_or_409(entry: Document | None, digest: str) -> None:
+    if entry is not None and entry.get("fingerprint") != digest:
+        raise ApiError(ErrorKind.CONFLICT, ErrorCode.IDEMPOTENCY_KEY_REUSED.value, KEY_REUSED)

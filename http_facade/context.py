@@ -1,0 +1,56 @@
+"""What the facade is given by the wiring, and the dependency aliases routes use."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+
+from http_facade.auth import Principal, authenticate, require_permission
+from http_facade.commands import CommandGateway
+from storage.database import Database
+
+
+class DevTopics(Protocol):
+    """The embedded broker's topics, for `/dev/topics` (absent with real Kafka)."""
+
+    def messages(
+        self, topic: str, *, after: int = -1, limit: int = 1000
+    ) -> list[dict[str, Any]]: ...
+
+    async def publish_raw(
+        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> None: ...
+
+
+@dataclass
+class FacadeContext:
+    db: Database
+    jwt_secret: str
+    commands: CommandGateway
+    health: Callable[[], Awaitable[dict[str, bool]]]
+    dev_topics: DevTopics | None = None
+
+
+def get_context(request: Request) -> FacadeContext:
+    context: FacadeContext = request.app.state.context
+    return context
+
+
+Ctx = Annotated[FacadeContext, Depends(get_context)]
+
+
+def _requires(*permissions: str) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request, get_context(request).jwt_secret)
+        require_permission(principal, *permissions)
+        return principal
+
+    return dependency
+
+
+CustomersRead = Annotated[Principal, Depends(_requires("customers.read"))]
+CustomersWrite = Annotated[Principal, Depends(_requires("customers.write"))]
+CrmRead = Annotated[Principal, Depends(_requires("crm.read"))]
+CrmWrite = Annotated[Principal, Depends(_requires("crm.write"))]
+AnyRead = Annotated[Principal, Depends(_requires("customers.read", "crm.read"))]

@@ -1,0 +1,73 @@
+"""API B conventions shared by its routes: required X-Request-ID, paging, X-User-Id."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from http_facade.errors import ApiError
+from schemas.errors import ErrorCode, ErrorKind
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_EXPORT_PAGE_SIZE = 1000
+
+
+def require_request_id(
+    x_request_id: Annotated[
+        str | None,
+        Header(description="required on POST/PATCH: the idempotency key (per tenant)"),
+    ] = None,
+) -> str:
+    """POST/PATCH need `X-Request-ID` (400 otherwise); it becomes the command id."""
+    if x_request_id is None or not x_request_id.strip():
+        raise ApiError(
+            ErrorKind.INVALID,
+            ErrorCode.REQUEST_ID_REQUIRED.value,
+            "X-Request-ID header is required on POST and PATCH",
+        )
+    return x_request_id.strip()
+
+
+RequestId = Annotated[str, Depends(require_request_id)]
+
+
+class Paging:
+    def __init__(self, page: int, page_size: int) -> None:
+        self.page = page
+        self.page_size = page_size
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    def response(self, items: list[Any], total: int) -> JSONResponse:
+        """`{"items", "total", "page", "pageSize"}`."""
+        return JSONResponse(
+            {"items": items, "total": total, "page": self.page, "pageSize": self.page_size}
+        )
+
+
+def _paging(max_size: int) -> Any:
+    def dependency(
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        page_size: Annotated[
+            int, Query(alias="pageSize", ge=1, le=max_size, description=f"1–{max_size}")
+        ] = DEFAULT_PAGE_SIZE,
+    ) -> Paging:
+        return Paging(page, page_size)
+
+    return dependency
+
+
+Page = Annotated[Paging, Depends(_paging(MAX_PAGE_SIZE))]
+ExportPage = Annotated[Paging, Depends(_paging(MAX_EXPORT_PAGE_SIZE))]
+
+
+def acting_user(request: Request) -> str | None:
+    """`X-User-Id`: narrows customer lists to that owner and is the default owner."""
+    value = request.headers.get("x-user-id")
+    return value.strip() if value and value.strip() else None
+
+
+XUserId = Annotated[str | None, Depends(acting_user)]

@@ -1,0 +1,5 @@
+"""API B contracts routes (not built yet)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["API B — CRM v2"])

@@ -1,0 +1,5 @@
+"""API B payments routes (not built yet)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["API B — CRM v2"])

@@ -1,0 +1,67 @@
+"""OpenAPI response documentation shared by the routes (documentation only, no validation)."""
+
+from typing import Any
+
+from schemas.errors import ErrorCode
+
+ResponseDoc = dict[str, Any]
+
+
+def envelope_doc(what: str) -> ResponseDoc:
+    """API A success: `{"success": true, "data": <what>}`."""
+    return {
+        "description": f'`{{"success": true, "data": ...}}` with {what}',
+        "content": {"application/json": {"example": {"success": True, "data": {}}}},
+    }
+
+
+def _api_a_error(status: int, code: str, message: str) -> ResponseDoc:
+    return {
+        "description": message,
+        "content": {
+            "application/json": {
+                "example": {"success": False, "error": {"message": message, "code": code}}
+            }
+        },
+    }
+
+
+def _api_b_error(status: int, code: str, message: str) -> ResponseDoc:
+    return {
+        "description": message,
+        "content": {
+            "application/json": {
+                "example": {
+                    "code": code,
+                    "message": message,
+                    "details": "",
+                    "requestId": "7d3f0c1e-2b1a-4a55-9d0e-0c0ffee00001",
+                }
+            }
+        },
+    }
+
+
+_ERRORS = (
+    (400, ErrorCode.VALIDATION_ERROR.value, "invalid request (validation error or malformed JSON)"),
+    (401, ErrorCode.UNAUTHORIZED.value, "missing, invalid or expired bearer token"),
+    (
+        403,
+        ErrorCode.FORBIDDEN.value,
+        "missing permission, or X-Tenant-Id is not the token's tenant",
+    ),
+    (404, ErrorCode.NOT_FOUND.value, "unknown id (or another tenant's)"),
+    (409, "CONFLICT", "conflicts with existing data"),
+)
+_PENDING = {
+    "description": "accepted: the result was not ready within the reply timeout; poll `Location`",
+}
+
+API_A_ERRORS: dict[int | str, ResponseDoc] = {
+    202: _PENDING,
+    **{status: _api_a_error(status, code, message) for status, code, message in _ERRORS},
+}
+API_B_ERRORS: dict[int | str, ResponseDoc] = {
+    202: _PENDING,
+    **{status: _api_b_error(status, code, message) for status, code, message in _ERRORS},
+}

@@ -1,0 +1,220 @@
+"""API A — customer profile (`/api/v1/api/customers`), paths exactly as the seed."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from http_facade.context import Ctx, CustomersRead, CustomersWrite
+from http_facade.errors import ApiError
+from http_facade.masking import masked
+from http_facade.openapi_docs import API_A_ERRORS, envelope_doc
+from http_facade.writes import send_command
+from schemas.customer_profile import (
+    AddInteractionRequest,
+    AddServiceRecordRequest,
+    BindExternalIdentityRequest,
+    CreateCustomerProfileRequest,
+    MarkVipRequest,
+    RefreshProfileRequest,
+    UnbindExternalIdentityRequest,
+    UpdateCommitmentRequest,
+)
+from schemas.envelope import CommandType
+from schemas.errors import ErrorCode, ErrorKind
+from storage.customer_profile import BindingRepository, InteractionRepository
+from storage.customers import CustomerRepository
+from storage.database import Document
+from storage.documents import public
+
+router = APIRouter(prefix="/api/v1/api/customers", tags=["API A — customer profile"])
+MAX_INTERACTIONS = 500
+
+
+def ok(data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse({"success": True, "data": data}, status_code=status_code)
+
+
+async def _customer_or_404(ctx: Ctx, tenant_id: str, customer_id: str) -> Document:
+    doc = await CustomerRepository(ctx.db).get(tenant_id, customer_id)
+    if doc is None:
+        raise ApiError(
+            ErrorKind.NOT_FOUND,
+            ErrorCode.CUSTOMER_NOT_FOUND.value,
+            f"customer {customer_id} not found",
+        )
+    return doc
+
+
+@router.get(
+    "/{id}",
+    summary="客户档案查询",
+    responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
+)
+async def get_customer(id: str, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
+    doc = await _customer_or_404(ctx, principal.tenant_id, id)
+    return ok(masked(public(doc), principal.sees_pii))
+
+
+@router.post(
+    "",
+    summary="创建客户档案",
+    status_code=201,
+    responses={201: envelope_doc("created customer profile"), **API_A_ERRORS},
+)
+async def create_customer(
+    body: CreateCustomerProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+) -> JSONResponse:
+    result = await send_command(request, ctx, principal, CommandType.CUSTOMER_CREATE, body.wire())
+    return ok(masked(result.data, principal.sees_pii), 201)
+
+
+@router.post(
+    "/{id}/bind-external",
+    summary="绑定外部系统标识（IM/CRM）",
+    responses={200: envelope_doc("the binding"), **API_A_ERRORS},
+)
+async def bind_external(
+    id: str,
+    body: BindExternalIdentityRequest,
+    request: Request,
+    ctx: Ctx,
+    principal: CustomersWrite,
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_BIND_EXTERNAL, payload, customer_id=id
+    )
+    return ok(result.data)
+
+
+@router.get(
+    "/{id}/bindings",
+    summary="查询客户绑定关系",
+    responses={200: envelope_doc("bindings, oldest first"), **API_A_ERRORS},
+)
+async def list_bindings(id: str, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
+    await _customer_or_404(ctx, principal.tenant_id, id)
+    bindings = await BindingRepository(ctx.db).of_customer(principal.tenant_id, id)
+    return ok([public(doc) for doc in bindings])
+
+
+@router.delete(
+    "/{id}/bindings",
+    summary="解绑外部系统标识",
+    responses={200: envelope_doc("the removed binding"), **API_A_ERRORS},
+)
+async def unbind_external(
+    id: str,
+    body: UnbindExternalIdentityRequest,
+    request: Request,
+    ctx: Ctx,
+    principal: CustomersWrite,
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_UNBIND_EXTERNAL, payload, customer_id=id
+    )
+    return ok(result.data)
+
+
+@router.post(
+    "/{id}/refresh",
+    summary="刷新客户画像",
+    responses={200: envelope_doc("refreshed customer profile"), **API_A_ERRORS},
+)
+async def refresh_profile(
+    id: str, body: RefreshProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_REFRESH_PROFILE, payload, customer_id=id
+    )
+    return ok(masked(result.data, principal.sees_pii))
+
+
+@router.get(
+    "/{id}/interactions",
+    summary="客户交互记录查询（最新在前）",
+    responses={200: envelope_doc("interactions, newest first"), **API_A_ERRORS},
+)
+async def list_interactions(
+    id: str,
+    ctx: Ctx,
+    principal: CustomersRead,
+    limit: int = Query(100, ge=1, le=MAX_INTERACTIONS, description="newest N interactions"),
+) -> JSONResponse:
+    await _customer_or_404(ctx, principal.tenant_id, id)
+    docs = await InteractionRepository(ctx.db).newest_first(principal.tenant_id, id, limit)
+    return ok([public(doc) for doc in docs])
+
+
+@router.post(
+    "/{id}/service-records",
+    summary="创建客户服务记录",
+    status_code=201,
+    responses={201: envelope_doc("service record with its commitments"), **API_A_ERRORS},
+)
+async def add_service_record(
+    id: str, body: AddServiceRecordRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_ADD_SERVICE_RECORD, payload, customer_id=id
+    )
+    return ok(result.data, 201)
+
+
+@router.patch(
+    "/{id}/commitments/{commitmentId}",
+    summary="更新客户承诺事项",
+    responses={200: envelope_doc("the commitment"), **API_A_ERRORS},
+)
+async def update_commitment(
+    id: str,
+    commitmentId: str,
+    body: UpdateCommitmentRequest,
+    request: Request,
+    ctx: Ctx,
+    principal: CustomersWrite,
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id, "commitmentId": commitmentId}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_UPDATE_COMMITMENT, payload, customer_id=id
+    )
+    return ok(result.data)
+
+
+@router.post(
+    "/{id}/interactions",
+    summary="新增客户互动记录",
+    status_code=201,
+    responses={201: envelope_doc("the interaction"), **API_A_ERRORS},
+)
+async def add_interaction(
+    id: str, body: AddInteractionRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+) -> JSONResponse:
+    payload = {**body.wire(), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_ADD_INTERACTION, payload, customer_id=id
+    )
+    return ok(result.data, 201)
+
+
+@router.post(
+    "/{id}/mark-vip",
+    summary="标记客户VIP",
+    responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
+)
+async def mark_vip(
+    id: str,
+    request: Request,
+    ctx: Ctx,
+    principal: CustomersWrite,
+    body: Annotated[MarkVipRequest | None, Body()] = None,
+) -> JSONResponse:
+    payload = {**(body.wire() if body else {}), "customerId": id}
+    result = await send_command(
+        request, ctx, principal, CommandType.CUSTOMER_MARK_VIP, payload, customer_id=id
+    )
+    return ok(masked(result.data, principal.sees_pii))

@@ -1,0 +1,37 @@
+"""Health, readiness and the command-status resource."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from http_facade.context import AnyRead, Ctx
+from http_facade.errors import ApiError
+from http_facade.openapi_docs import API_B_ERRORS
+from schemas.errors import ErrorCode, ErrorKind
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="健康检查: broker and store state (no token)")
+async def health(ctx: Ctx) -> JSONResponse:
+    checks = await ctx.health()
+    healthy = all(checks.values())
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "broker": "up" if checks.get("broker") else "down",
+        "store": "up" if checks.get("store") else "down",
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get(
+    "/api/v1/crm/commands/{commandId}",
+    summary="Command status: the stored result of a command (202 answers point here)",
+    responses=API_B_ERRORS,
+)
+async def command_status(commandId: str, ctx: Ctx, principal: AnyRead) -> JSONResponse:
+    result = await ctx.commands.status(principal.tenant_id, commandId)
+    if result is None:
+        raise ApiError(
+            ErrorKind.NOT_FOUND, ErrorCode.COMMAND_NOT_FOUND.value, f"command {commandId} not found"
+        )
+    return JSONResponse(result.model_dump(mode="json", by_alias=True))

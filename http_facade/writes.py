@@ -1,0 +1,51 @@
+"""The one way a route writes: build the command envelope, send it, map its result."""
+
+from typing import Any
+
+from fastapi import Request
+
+from http_facade.auth import Principal
+from http_facade.context import FacadeContext
+from http_facade.errors import ApiError
+from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
+from schemas.errors import ErrorKind
+from schemas.ids import created_customer_id, partition_key
+
+
+def command_key(envelope: CommandEnvelope, customer_id: str | None) -> bytes:
+    """`{tenantId}:{customerId}`; a create is keyed by the customer it will create."""
+    if customer_id is None and envelope.type is CommandType.CUSTOMER_CREATE:
+        customer_id = created_customer_id(envelope.tenant_id, envelope.command_id)
+    return partition_key(envelope.tenant_id, customer_id or envelope.command_id)
+
+
+async def send_command(
+    request: Request,
+    context: FacadeContext,
+    principal: Principal,
+    command_type: CommandType,
+    payload: dict[str, Any],
+    *,
+    customer_id: str | None = None,
+) -> CommandResult:
+    """Run a command for this request; a rejection becomes the matching HTTP error.
+
+    The command id is the request's `X-Request-ID` (generated when absent), so a client
+    retrying with the same header gets the first result back.
+    """
+    envelope = CommandEnvelope(
+        command_id=request.state.request_id,
+        type=command_type,
+        tenant_id=principal.tenant_id,
+        actor_id=principal.user_id,
+        payload=payload,
+    )
+    result = await context.commands.execute(envelope, command_key(envelope, customer_id))
+    if result.status is CommandStatus.REJECTED and result.error is not None:
+        raise ApiError(
+            ErrorKind(result.error.kind),
+            result.error.code,
+            result.error.message,
+            result.error.details or "",
+        )
+    return result
