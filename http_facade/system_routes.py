@@ -1,4 +1,4 @@
-"""Health, readiness and the command-status resource."""
+"""The command-status resource (answers to 202s of both API families)."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -9,18 +9,6 @@ from http_facade.openapi_docs import API_B_ERRORS
 from schemas.errors import ErrorCode, ErrorKind
 
 router = APIRouter(tags=["system"])
-
-
-@router.get("/health", summary="健康检查: broker and store state (no token)")
-async def health(ctx: Ctx) -> JSONResponse:
-    checks = await ctx.health()
-    healthy = all(checks.values())
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "broker": "up" if checks.get("broker") else "down",
-        "store": "up" if checks.get("store") else "down",
-    }
-    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 @router.get(
