@@ -1,0 +1,40 @@
+"""The deployment files are valid: compose against the compose specification."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_every_part_with_health_ordering() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"kafka", "mongo", "worker", "api"} <= set(services)
+    assert services["mongo"]["image"].startswith("mongo:8")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert services["worker"]["command"] == ["crm", "worker"]
+    assert services["api"]["command"] == ["crm", "api"]
+    assert "container_name" not in services["worker"]  # `--scale worker=N` needs that
+    for name in ("worker", "api"):
+        assert services[name]["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert "8001:8001" in services["api"]["ports"]
