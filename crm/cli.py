@@ -5,9 +5,12 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import uvicorn
 
+from crm import topic_cli
+from crm.contracts import write_contracts
 from crm.runtime import Runtime
 from crm.settings import ConfigurationError, Settings
 from crm.web import build_app
@@ -99,10 +102,24 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--tenant", required=True)
     token.add_argument("--perm", default="customers.read,customers.write")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    publish = commands.add_parser("publish", help="send commands/integration events from a file")
+    publish.add_argument("file", type=Path, help="a JSON object, array or JSON Lines file")
+    publish.add_argument("--topic", help="override the topic chosen from the message kind")
+    tail_cmd = commands.add_parser("tail", help="print change events as they arrive")
+    tail_cmd.add_argument("--from-beginning", action="store_true")
+    contracts = commands.add_parser("contracts", help="write api_contract.yaml and asyncapi.yaml")
+    contracts.add_argument("--dir", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "token":
         _token(args)
+    elif args.command == "publish":
+        asyncio.run(topic_cli.publish_file(Settings(), args.file, args.topic))
+    elif args.command == "tail":
+        asyncio.run(topic_cli.tail(Settings(), args.from_beginning))
+    elif args.command == "contracts":
+        for path in write_contracts(args.dir):
+            print(f"wrote {path}")
     elif args.command == "worker":
         asyncio.run(_run_worker(_settings()))
     else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from crm.asyncapi import build_asyncapi
 from crm.runtime import Runtime
 from http_facade.app import create_app
 from http_facade.commands import CommandGateway
@@ -41,6 +42,7 @@ def facade_context(runtime: Runtime) -> FacadeContext:
         ),
         health=health,
         dev_topics=EmbeddedTopics(runtime) if runtime.topic_log is not None else None,
+        asyncapi=build_asyncapi(runtime.topics),
     )
 
 

@@ -1,7 +1,7 @@
 """What the facade is given by the wiring, and the dependency aliases routes use."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
@@ -30,6 +30,7 @@ class FacadeContext:
     commands: CommandGateway
     health: Callable[[], Awaitable[dict[str, bool]]]
     dev_topics: DevTopics | None = None
+    asyncapi: dict[str, Any] = field(default_factory=dict)
 
 
 def get_context(request: Request) -> FacadeContext:

@@ -11,7 +11,8 @@ from http_facade.context import Ctx
 from http_facade.errors import ApiError
 from schemas.errors import ErrorCode, ErrorKind
 
-router = APIRouter(prefix="/dev/topics", tags=["embedded mode: topics"])
+# Not in the OpenAPI contract: these exist only in embedded mode (README "Kafka topics").
+router = APIRouter(prefix="/dev/topics", tags=["embedded mode: topics"], include_in_schema=False)
 
 
 class RawPublish(BaseModel):
