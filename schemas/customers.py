@@ -1,6 +1,6 @@
 """Customer commands shared by both API families (API A and API B customers are the same)."""
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
@@ -51,6 +51,10 @@ MAX_IMPORT_ITEMS = 2000
 
 
 class ImportCustomers(CamelModel):
-    """Payload of `customer.import`; items are validated one by one by the handler."""
+    """Payload of `customer.import`; items are validated one by one by the handler.
 
-    items: list[dict[str, object]] = Field(min_length=1, max_length=MAX_IMPORT_ITEMS)
+    Items are any JSON values, so one malformed item (not an object, no name, ...) is
+    reported as an `invalid` item instead of failing the whole import.
+    """
+
+    items: list[Any] = Field(min_length=1, max_length=MAX_IMPORT_ITEMS)

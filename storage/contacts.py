@@ -1,7 +1,66 @@
-"""API B contacts documents (not built yet)."""
+"""API B contact documents: look-ups for the rules, pages for the readers, their indexes."""
 
-from storage.database import Database
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from storage.database import Database, Document
+from storage.documents import alive
+
+CONTACTS = "contacts"
+
+
+class ContactRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db[CONTACTS]
+
+    async def get(self, tenant_id: str, contact_id: str) -> Document | None:
+        """A live (not deleted) contact of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=contact_id))
+
+    async def primaries(
+        self, tenant_id: str, customer_id: str, *, except_id: str | None = None
+    ) -> list[Document]:
+        """The customer's live contacts flagged primary (at most one when the rule holds)."""
+        query = alive(tenant_id, customerId=customer_id, isPrimary=True)
+        if except_id is not None:
+            query["_id"] = {"$ne": except_id}
+        return await self._c.find(query).to_list()
+
+    async def page(
+        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    ) -> tuple[list[Document], int]:
+        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
+        query: dict[str, Any] = alive(tenant_id)
+        if customer_id is not None:
+            query["customerId"] = customer_id
+        cursor = (
+            self._c.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Indexes for the queries of this module (none yet)."""
+    """Indexes for the list (all, or of one customer) and for the primary-contact look-up."""
+    contacts = db[CONTACTS]
+    await contacts.create_index(
+        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+        name="contact_list",
+    )
+    await contacts.create_index(
+        [
+            ("tenantId", ASCENDING),
+            ("customerId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+        ],
+        name="contact_customer_list",
+    )
+    await contacts.create_index(
+        [("tenantId", ASCENDING), ("customerId", ASCENDING), ("isPrimary", ASCENDING)],
+        name="contact_primary",
+        partialFilterExpression={"isPrimary": True, "_deleted": False},
+    )

@@ -1,7 +1,66 @@
-"""API B contracts documents (not built yet)."""
+"""API B contract documents: look-ups for the rules, pages for the readers, indexes.
 
-from storage.database import Database
+`contractNo` is unique per tenant; the unique index is the last word when two commands
+race for the same number (the `contract.create` decision's insert carries the rejection).
+"""
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from storage.database import Database, Document
+from storage.documents import alive
+
+CONTRACTS = "contracts"
+
+
+class ContractRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db[CONTRACTS]
+
+    async def get(self, tenant_id: str, contract_id: str) -> Document | None:
+        """A live contract of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=contract_id))
+
+    async def with_number(self, tenant_id: str, contract_no: str) -> Document | None:
+        """The live contract holding this number in the tenant, if any."""
+        return await self._c.find_one(alive(tenant_id, contractNo=contract_no), {"_id": 1})
+
+    async def page(
+        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    ) -> tuple[list[Document], int]:
+        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
+        query: dict[str, Any] = alive(tenant_id)
+        if customer_id is not None:
+            query["customerId"] = customer_id
+        cursor = (
+            self._c.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Indexes for the queries of this module (none yet)."""
+    """The unique contract number per tenant, and the lists (all, or of one customer)."""
+    contracts = db[CONTRACTS]
+    await contracts.create_index(
+        [("tenantId", ASCENDING), ("contractNo", ASCENDING)],
+        name="contract_no_unique",
+        unique=True,
+        partialFilterExpression={"_deleted": False},
+    )
+    await contracts.create_index(
+        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+        name="contract_list",
+    )
+    await contracts.create_index(
+        [
+            ("tenantId", ASCENDING),
+            ("customerId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+        ],
+        name="contract_customer_list",
+    )

@@ -1,7 +1,68 @@
-"""API B follow-ups documents (not built yet)."""
+"""API B follow-up documents: look-ups for the rules, pages for the readers, indexes."""
 
-from storage.database import Database
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from storage.database import Database, Document
+from storage.documents import alive
+
+FOLLOW_UPS = "follow_ups"
+
+
+class FollowUpRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db[FOLLOW_UPS]
+
+    async def get(self, tenant_id: str, follow_up_id: str) -> Document | None:
+        """A live (not deleted) follow-up of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=follow_up_id))
+
+    async def customer_of(self, tenant_id: str, follow_up_id: str) -> str | None:
+        """The owning customer of this tenant's follow-up, deleted or not (command key)."""
+        doc = await self._c.find_one(
+            {"tenantId": tenant_id, "_id": follow_up_id}, {"customerId": 1}
+        )
+        return None if doc is None else str(doc["customerId"])
+
+    async def page(
+        self,
+        tenant_id: str,
+        *,
+        skip: int,
+        limit: int,
+        customer_id: str | None = None,
+        opportunity_id: str | None = None,
+    ) -> tuple[list[Document], int]:
+        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
+        query: dict[str, Any] = alive(tenant_id)
+        if customer_id is not None:
+            query["customerId"] = customer_id
+        if opportunity_id is not None:
+            query["opportunityId"] = opportunity_id
+        cursor = (
+            self._c.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Indexes for the queries of this module (none yet)."""
+    """Indexes for the lists: all, of one customer, of one opportunity."""
+    follow_ups = db[FOLLOW_UPS]
+    for name, scope in (
+        ("follow_up_list", []),
+        ("follow_up_customer_list", [("customerId", ASCENDING)]),
+        ("follow_up_opportunity_list", [("opportunityId", ASCENDING)]),
+    ):
+        await follow_ups.create_index(
+            [
+                ("tenantId", ASCENDING),
+                *scope,
+                ("_deleted", ASCENDING),
+                ("createdAt", DESCENDING),
+            ],
+            name=name,
+        )

@@ -1,7 +1,69 @@
-"""API B opportunities documents (not built yet)."""
+"""API B opportunity documents: look-ups for the rules, pages for the readers, indexes."""
 
-from storage.database import Database
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from storage.database import Database, Document
+from storage.documents import alive
+
+OPPORTUNITIES = "opportunities"
+
+
+class OpportunityRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db[OPPORTUNITIES]
+
+    async def get(self, tenant_id: str, opportunity_id: str) -> Document | None:
+        """A live (not deleted) opportunity of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=opportunity_id))
+
+    async def customer_of(self, tenant_id: str, opportunity_id: str) -> str | None:
+        """The owning customer of this tenant's opportunity, deleted or not (for the
+        command key: a repeated DELETE must reach the journal and get its first answer)."""
+        doc = await self._c.find_one(
+            {"tenantId": tenant_id, "_id": opportunity_id}, {"customerId": 1}
+        )
+        return None if doc is None else str(doc["customerId"])
+
+    async def page(
+        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    ) -> tuple[list[Document], int]:
+        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
+        query: dict[str, Any] = alive(tenant_id)
+        if customer_id is not None:
+            query["customerId"] = customer_id
+        cursor = (
+            self._c.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Indexes for the queries of this module (none yet)."""
+    """Indexes for the lists (all, or of one customer) and the funnel's stage grouping."""
+    opportunities = db[OPPORTUNITIES]
+    await opportunities.create_index(
+        [
+            ("tenantId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
+        name="opportunity_list",
+    )
+    await opportunities.create_index(
+        [
+            ("tenantId", ASCENDING),
+            ("customerId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+        ],
+        name="opportunity_customer_list",
+    )
+    await opportunities.create_index(
+        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("stage", ASCENDING)],
+        name="opportunity_funnel",
+    )

@@ -122,11 +122,17 @@ async def delete_customer(ctx: CommandContext[DeleteCustomer], db: Database) -> 
     )
 
 
+NOT_AN_OBJECT = "item: must be a JSON object"
+
+
 async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -> Decision:
     """Create many customers in one command: per-item `created | duplicate | invalid`."""
     items: list[dict[str, Any]] = []
     candidates: list[tuple[int, CreateCustomer]] = []
     for index, raw in enumerate(ctx.payload.items):
+        if not isinstance(raw, dict):
+            items.append({"index": index, "status": "invalid", "error": NOT_AN_OBJECT})
+            continue
         try:
             candidates.append((index, CreateCustomer.model_validate(raw)))
         except ValidationError as exc:

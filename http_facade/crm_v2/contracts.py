@@ -1,5 +1,77 @@
-"""API B contracts routes (not built yet)."""
+"""API B contracts: list, detail, create."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from http_facade.context import CrmRead, CrmWrite, Ctx
+from http_facade.crm_v2.common import Page, RequestId
+from http_facade.errors import ApiError
+from http_facade.openapi_docs import API_B_ERRORS
+from http_facade.writes import send_command
+from schemas.contracts import CreateContractRequest
+from schemas.envelope import CommandType
+from schemas.errors import ErrorCode, ErrorKind
+from storage.contracts import ContractRepository
+from storage.documents import public
 
 router = APIRouter(tags=["API B — CRM v2"])
+
+CustomerFilter = Annotated[
+    str | None, Query(alias="customerId", max_length=128, description="only this customer's")
+]
+
+
+@router.get(
+    "/contracts",
+    summary="合同列表 (optional customerId; newest first)",
+    responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
+)
+async def list_contracts(
+    ctx: Ctx, principal: CrmRead, page: Page, customer_id: CustomerFilter = None
+) -> JSONResponse:
+    docs, total = await ContractRepository(ctx.db).page(
+        principal.tenant_id, skip=page.skip, limit=page.page_size, customer_id=customer_id
+    )
+    return page.response([public(doc) for doc in docs], total)
+
+
+@router.get(
+    "/contracts/{contract_id}",
+    summary="合同详情 (with paidAmount, the total of its payments)",
+    responses={200: {"description": "the contract"}, **API_B_ERRORS},
+)
+async def get_contract(contract_id: str, ctx: Ctx, principal: CrmRead) -> JSONResponse:
+    doc = await ContractRepository(ctx.db).get(principal.tenant_id, contract_id)
+    if doc is None:
+        raise ApiError(
+            ErrorKind.NOT_FOUND,
+            ErrorCode.CONTRACT_NOT_FOUND.value,
+            f"contract {contract_id} not found",
+        )
+    return JSONResponse(public(doc))
+
+
+@router.post(
+    "/contracts",
+    summary="创建合同 (idempotent; duplicate contractNo → 409 合同编号已存在)",
+    status_code=201,
+    responses={201: {"description": "the created contract"}, **API_B_ERRORS},
+)
+async def create_contract(
+    body: CreateContractRequest,
+    request: Request,
+    ctx: Ctx,
+    principal: CrmWrite,
+    _request_id: RequestId,
+) -> JSONResponse:
+    result = await send_command(
+        request,
+        ctx,
+        principal,
+        CommandType.CONTRACT_CREATE,
+        body.wire(),
+        customer_id=body.customer_id,
+    )
+    return JSONResponse(result.data, status_code=201)

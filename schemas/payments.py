@@ -1,0 +1,37 @@
+"""API B payments (回款): the request body and the `payment.create` payload."""
+
+from datetime import datetime
+
+from pydantic import ConfigDict
+
+from schemas.base import CamelModel, Id, LongText, ShortText
+from schemas.opportunities import PositiveAmount
+
+
+class CreatePaymentRequest(CamelModel):
+    """`POST /payments`: `contractId` is required; a contract's payments may not add up to
+    more than its amount. `paidAt` defaults to now."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contractId": "9a8b7c6d-5e4f-5a3b-9c2d-1e0f9a8b7c6d",
+                    "amount": 50000,
+                    "paidAt": "2026-12-01T10:00:00Z",
+                    "method": "bank_transfer",
+                    "remark": "首期款",
+                }
+            ]
+        }
+    )
+
+    contract_id: Id
+    amount: PositiveAmount
+    paid_at: datetime | None = None
+    method: ShortText | None = None
+    remark: LongText | None = None
+
+
+class CreatePayment(CreatePaymentRequest):
+    """Payload of `payment.create`."""
