@@ -33,3 +33,6 @@ clean:
 
 contracts: $(STAMP)
 	$(BIN)/crm contracts
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.bench

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(default=0.05, ge=0, le=30)
     relay_interval_s: float = Field(default=0.2, gt=0, le=60)
     consumer_group: str = "crm-worker"
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    rate_limit_per_s: float = Field(default=0.0, ge=0)  # per tenant; 0 = off
+    rate_limit_burst: int = Field(default=50, ge=1)
 
     topic_commands: str = "crm.commands"
     topic_integration_events: str = "crm.integration.events"

@@ -43,6 +43,9 @@ def facade_context(runtime: Runtime) -> FacadeContext:
         health=health,
         dev_topics=EmbeddedTopics(runtime) if runtime.topic_log is not None else None,
         asyncapi=build_asyncapi(runtime.topics),
+        max_body_bytes=runtime.settings.max_body_bytes,
+        rate_limit_per_s=runtime.settings.rate_limit_per_s,
+        rate_limit_burst=runtime.settings.rate_limit_burst,
     )
 
 

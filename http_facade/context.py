@@ -31,6 +31,9 @@ class FacadeContext:
     health: Callable[[], Awaitable[dict[str, bool]]]
     dev_topics: DevTopics | None = None
     asyncapi: dict[str, Any] = field(default_factory=dict)
+    max_body_bytes: int = 4 * 1024 * 1024
+    rate_limit_per_s: float = 0.0  # per tenant; 0 turns the limiter off
+    rate_limit_burst: int = 50
 
 
 def get_context(request: Request) -> FacadeContext:

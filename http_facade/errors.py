@@ -69,6 +69,15 @@ def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or request.headers.get("x-request-id", ""))
 
 
+def error_body(
+    path: str, request_id: str, code: str, message: str, details: str = ""
+) -> dict[str, Any]:
+    """The error document of the API family that owns `path`."""
+    if path.startswith(API_A_PREFIX):
+        return {"success": False, "error": {"message": message, "code": code}}
+    return {"code": code, "message": message, "details": details, "requestId": request_id}
+
+
 def error_response(
     request: Request,
     status: int,
@@ -77,16 +86,7 @@ def error_response(
     details: str = "",
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any]
-    if is_api_a(request):
-        body = {"success": False, "error": {"message": message, "code": code}}
-    else:
-        body = {
-            "code": code,
-            "message": message,
-            "details": details,
-            "requestId": request_id_of(request),
-        }
+    body = error_body(request.url.path, request_id_of(request), code, message, details)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -1,0 +1,143 @@
+"""Request limits at the edge: body size (413) and per-tenant rate (429 + Retry-After).
+
+Both answer in the error envelope of the API family of the path, before any route runs.
+"""
+
+import base64
+import json
+import math
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from http_facade.errors import error_body
+from schemas.errors import ErrorCode
+
+
+async def _send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    request_id = str(scope.get("state", {}).get("request_id", ""))
+    body = json.dumps(
+        error_body(scope["path"], request_id, code, message), ensure_ascii=False
+    ).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse bodies over `max_bytes`: by Content-Length up front, or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body larger than {self.max_bytes} bytes"
+        for key, value in scope.get("headers", []):
+            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            incoming = await receive()
+            if incoming["type"] == "http.request":
+                received += len(incoming.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return incoming
+
+        async def tracking_send(outgoing: Message) -> None:
+            nonlocal started
+            started = started or outgoing["type"] == "http.response.start"
+            await send(outgoing)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+
+
+class TenantRateLimit:
+    """A token bucket per tenant (from the token's claims, unverified: cheap and only used
+    for bucketing; the route still verifies the token). Requests without a token are not
+    limited here (they get 401 anyway)."""
+
+    def __init__(self, app: ASGIApp, per_second: float, burst: int) -> None:
+        self.app = app
+        self.rate = per_second
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tenant = _tenant_of(scope) if scope["type"] == "http" else None
+        if tenant is not None:
+            wait_s = self._take(tenant)
+            if wait_s > 0:
+                await _send_error(
+                    scope,
+                    send,
+                    429,
+                    ErrorCode.RATE_LIMITED.value,
+                    "too many requests for this tenant",
+                    {"Retry-After": str(max(1, math.ceil(wait_s)))},
+                )
+                return
+        await self.app(scope, receive, send)
+
+    def _take(self, tenant: str) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(tenant, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[tenant] = (tokens - 1, now)
+            return 0.0
+        self._buckets[tenant] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+def _tenant_of(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"x-tenant-id":
+            return value.decode("latin-1")
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            return _claimed_tenant(value.decode("latin-1"))
+    return None
+
+
+def _claimed_tenant(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    parts = token.strip().split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims: Any = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    tenant = claims.get("tenant") if isinstance(claims, dict) else None
+    return tenant if isinstance(tenant, str) else None

@@ -1,0 +1,243 @@
+"""`make bench`: each figure is a ratio against a baseline measured in the same run.
+
+The machines are shared and noisy, so the measured side and its baseline alternate,
+round after round, and the medians are compared. Run: `.venv/bin/python -m tests.bench.bench`.
+"""
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from crm.runtime import Runtime
+from crm.web import facade_context
+from http_facade.app import create_app
+from schemas.envelope import CommandEnvelope, CommandType
+from schemas.ids import created_customer_id, partition_key
+from storage.customers import CUSTOMERS
+from storage.database import Database
+from storage.documents import alive, public
+from tests.conftest import embedded_settings
+from tests.helpers import auth
+
+TENANT = "bench"
+Timed = Callable[[], Awaitable[None]]
+
+
+async def seconds(action: Timed) -> float:
+    started = time.perf_counter()
+    await action()
+    return time.perf_counter() - started
+
+
+async def alternate(measured: Timed, baseline: Timed, rounds: int) -> tuple[float, float]:
+    """Median seconds of each side, the two sides interleaved round by round."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(await seconds(measured))
+        theirs.append(await seconds(baseline))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def bare_app(db: Database) -> FastAPI:
+    """The floor: the same documents from the same store, no auth, no middleware."""
+    app = FastAPI()
+
+    @app.get("/bare/customers/{customer_id}")
+    async def detail(customer_id: str) -> JSONResponse:
+        doc = await db[CUSTOMERS].find_one(alive(TENANT, _id=customer_id))
+        return JSONResponse(public(doc or {"_id": customer_id}))
+
+    @app.get("/bare/customers")
+    async def page() -> JSONResponse:
+        query = alive(TENANT)
+        docs = (
+            await db[CUSTOMERS]
+            .find(query)
+            .sort([("createdAt", -1), ("_id", -1)])
+            .limit(20)
+            .to_list()
+        )
+        total = await db[CUSTOMERS].count_documents(query)
+        return JSONResponse({"items": [public(d) for d in docs], "total": total})
+
+    return app
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+
+
+async def seed(runtime: Runtime, count: int) -> list[str]:
+    """`count` customers through the real import command."""
+    ids: list[str] = []
+    for start in range(0, count, 2000):
+        items = [
+            {"name": f"Customer {uuid.uuid4()}", "phone": "13812345678"}
+            for _ in range(min(2000, count - start))
+        ]
+        result = await runtime.processor.process(
+            CommandEnvelope(
+                command_id=str(uuid.uuid4()),
+                type=CommandType.CUSTOMER_IMPORT,
+                tenant_id=TENANT,
+                actor_id="bench",
+                payload={"items": items},
+            )
+        )
+        ids += [item["id"] for item in result.data["items"] if item["status"] == "created"]
+    return ids
+
+
+async def bench_reads(
+    runtime: Runtime, ids: list[str], requests: int, rounds: int
+) -> dict[str, float]:
+    full = client_for(create_app(facade_context(runtime)))
+    bare = client_for(bare_app(runtime.store.db))
+    headers = auth(("customers.read", "crm.read"), tenant=TENANT)
+    picks = [ids[i * 7919 % len(ids)] for i in range(requests)]
+
+    async def full_detail() -> None:
+        for customer_id in picks:
+            (
+                await full.get(f"/api/v1/api/customers/{customer_id}", headers=headers)
+            ).raise_for_status()
+
+    async def bare_detail() -> None:
+        for customer_id in picks:
+            (await bare.get(f"/bare/customers/{customer_id}")).raise_for_status()
+
+    async def full_list() -> None:
+        for _ in range(requests // 4):
+            (
+                await full.get("/api/v1/crm/customers?page=1&pageSize=20", headers=headers)
+            ).raise_for_status()
+
+    async def bare_list() -> None:
+        for _ in range(requests // 4):
+            (await bare.get("/bare/customers")).raise_for_status()
+
+    detail = await alternate(full_detail, bare_detail, rounds)
+    listing = await alternate(full_list, bare_list, rounds)
+    await full.aclose()
+    await bare.aclose()
+    return {
+        "read detail (full/bare throughput)": detail[1] / detail[0],
+        "read list (full/bare throughput)": listing[1] / listing[0],
+        "read detail seconds": detail[0],
+        "read list seconds": listing[0],
+    }
+
+
+async def bench_commands(runtime: Runtime, count: int, rounds: int) -> dict[str, float]:
+    floor_broker = KafkaBroker("embedded:9092")
+    floor_collection = runtime.store.db["bench_floor"]
+
+    @floor_broker.subscriber("bench.floor", group_id="bench")
+    async def insert_one(body: dict[str, Any]) -> None:
+        await floor_collection.insert_one({"_id": body["commandId"], **body["payload"]})
+
+    async def full() -> None:
+        for _ in range(count):
+            command_id = str(uuid.uuid4())
+            envelope = {
+                "commandId": command_id,
+                "type": "customer.create",
+                "tenantId": TENANT,
+                "actorId": "bench",
+                "payload": {"name": f"C {command_id}", "phone": "13812345678"},
+            }
+            await runtime.publish_command(
+                envelope, partition_key(TENANT, created_customer_id(TENANT, command_id))
+            )
+        await runtime.relay.run_once()
+
+    async with TestKafkaBroker(floor_broker) as floor:
+
+        async def bare() -> None:
+            for _ in range(count):
+                command_id = str(uuid.uuid4())
+                await floor.publish(
+                    {"commandId": command_id, "payload": {"name": command_id}},
+                    "bench.floor",
+                    key=b"k",
+                )
+
+        ours, theirs = await alternate(full, bare, rounds)
+    return {"command (full/bare throughput)": theirs / ours, "command seconds": ours}
+
+
+async def bench_import(runtime: Runtime, size: int, rounds: int) -> dict[str, float]:
+    client = client_for(create_app(facade_context(runtime)))
+    collection = runtime.store.db["bench_import_floor"]
+
+    def items() -> list[dict[str, str]]:
+        return [{"name": f"Imported {uuid.uuid4()}", "phone": "13812345678"} for _ in range(size)]
+
+    async def full() -> None:
+        headers = auth(("customers.write",), tenant=TENANT, request_id=str(uuid.uuid4()))
+        response = await client.post(
+            "/api/v1/crm/customers/import", json={"items": items()}, headers=headers
+        )
+        response.raise_for_status()
+        await runtime.relay.run_once()
+
+    async def bare() -> None:
+        await collection.insert_many([{"_id": str(uuid.uuid4()), **item} for item in items()])
+
+    ours, theirs = await alternate(full, bare, rounds)
+    await client.aclose()
+    return {"import (full/bare time)": ours / theirs, "import seconds": ours}
+
+
+async def run(scale: int, rounds: int) -> dict[str, float]:
+    runtime = Runtime(embedded_settings(relay_interval_s=60.0))
+    await runtime.start()
+    try:
+        ids = await seed(runtime, 2000 * scale)
+        figures = await bench_reads(runtime, ids, 200 * scale, rounds)
+        figures |= await bench_commands(runtime, 100 * scale, rounds)
+        figures |= await bench_import(runtime, 1000 * scale, rounds)
+        return figures
+    finally:
+        await runtime.stop()
+
+
+TARGETS = {
+    "read detail (full/bare throughput)": ("≥", 0.6),
+    "read list (full/bare throughput)": ("≥", 0.6),
+    "command (full/bare throughput)": ("≥", 0.35),
+    "import (full/bare time)": ("≤", 3.0),
+}
+
+
+def verdict(value: float, target: tuple[str, float]) -> str:
+    sign, bound = target
+    ok = value >= bound if sign == "≥" else value <= bound
+    return f"target {sign} {bound}: {'MET' if ok else 'MISSED'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    single = asyncio.run(run(1, args.rounds))
+    double = asyncio.run(run(2, args.rounds))
+    for name, target in TARGETS.items():
+        print(f"{name:40s} {single[name]:6.2f}   {verdict(single[name], target)}")
+    for name in ("read detail seconds", "read list seconds", "command seconds", "import seconds"):
+        growth = double[name] / single[name]
+        ok = "MET" if growth <= 2.2 else "MISSED"
+        print(f"growth x2 {name:30s} {growth:6.2f}   target ≤ 2.2: {ok}")
+
+
+if __name__ == "__main__":
+    main()
