@@ -1,7 +1,8 @@
 """Builds and runs one process's parts: store, broker, command processor and relay.
 
 Roles: `all` (embedded: facade + worker in one process), `api` (facade: publishes
-commands, reads the store) and `worker` (consumes commands, runs the outbox relay).
+commands, reads the store) and `worker` (consumes commands and integration events, runs
+the outbox relay).
 """
 
 import asyncio
@@ -15,9 +16,11 @@ from crm.settings import Settings
 from crm.topic_log import TopicLog
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
+from handlers.integration_events import IntegrationEventConsumer
+from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
-from handlers.subscribers import register_command_subscriber
+from handlers.subscribers import register_command_subscriber, register_integration_subscriber
 from storage.database import open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
@@ -49,16 +52,32 @@ class Runtime:
             self.publish_event,
             interval_s=settings.relay_interval_s,
         )
-        self.consumer = CommandConsumer(
+        dead_letters = DeadLetters(self.publish_dead_letter)
+        locks = KeyedLock()  # one customer's commands and integration events never interleave
+        self.integration = IntegrationEventConsumer(
+            self.store.db,
             self.processor,
-            DeadLetters(self.publish_dead_letter),
+            dead_letters,
+            locks=locks,
             retries=settings.command_retries,
             backoff_s=settings.retry_backoff_s,
             on_processed=self.relay.kick,
         )
+        self.consumer = CommandConsumer(
+            self.processor,
+            dead_letters,
+            retries=settings.command_retries,
+            backoff_s=settings.retry_backoff_s,
+            on_processed=self.relay.kick,
+            locks=locks,
+            after_command=self.integration.after_command,  # releases parked events
+        )
         if role in ("all", "worker"):
             register_command_subscriber(
                 self.broker, self.topics, self.consumer, settings.consumer_group
+            )
+            register_integration_subscriber(
+                self.broker, self.topics, self.integration, settings.consumer_group
             )
         self._embedded_broker: TestKafkaBroker | None = None
         self._relay_task: asyncio.Task[None] | None = None

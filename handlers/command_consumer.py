@@ -8,8 +8,9 @@ unreachable: the message is redelivered rather than lost or dead-lettered).
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
@@ -18,9 +19,14 @@ from handlers.dead_letters import DeadLetters, RawMessage
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
-from schemas.envelope import CommandEnvelope
+from schemas.envelope import CommandEnvelope, CommandResult
 
 log = logging.getLogger("crm.worker")
+
+T = TypeVar("T")
+# Called after a command was processed (also on a redelivery that found it done), outside
+# the key's lock; a transient store error it raises leaves the command for redelivery.
+AfterCommand = Callable[[CommandEnvelope, CommandResult], Awaitable[None]]
 
 
 class Outcome(StrEnum):
@@ -56,6 +62,34 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
         raise Poison("unknown_type" if unknown_type else "invalid_envelope", str(exc)) from exc
 
 
+async def with_retries(
+    action: Callable[[], Awaitable[T]], *, retries: int, backoff_s: float, what: str
+) -> T:
+    """Run `action`, retrying failures `retries` times with exponential backoff.
+
+    Poison passes straight through, and so do an invalid payload and an unsupported command
+    type (as poison); after the last attempt a transient store error propagates (the
+    message is redelivered), any other error becomes `processing_failed` poison.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return await action()
+        except Poison:
+            raise
+        except InvalidCommand as exc:
+            raise Poison("invalid_payload", str(exc)) from exc
+        except UnsupportedCommand as exc:
+            raise Poison("unknown_type", str(exc)) from exc
+        except Exception as exc:
+            if attempt == retries:
+                if is_transient(exc):
+                    raise
+                raise Poison("processing_failed", f"{type(exc).__name__}: {exc}") from exc
+            log.warning("%s attempt %d failed: %r", what, attempt + 1, exc)
+            await asyncio.sleep(backoff_s * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class CommandConsumer:
     def __init__(
         self,
@@ -65,19 +99,24 @@ class CommandConsumer:
         retries: int = 5,
         backoff_s: float = 0.05,
         on_processed: Callable[[], None] | None = None,
+        locks: KeyedLock | None = None,
+        after_command: AfterCommand | None = None,
     ) -> None:
         self._processor = processor
         self._dead_letters = dead_letters
         self._retries = retries
         self._backoff_s = backoff_s
         self._on_processed = on_processed
-        self._locks = KeyedLock()
+        self._locks = locks or KeyedLock()
+        self._after_command = after_command
 
     async def consume(self, message: RawMessage) -> Outcome:
         try:
             envelope = decode_envelope(message.value)
             async with self._locks.hold(message.key or envelope.tenant_id.encode()):
-                await self._process_with_retries(envelope)
+                result = await self._process_with_retries(envelope)
+            if self._after_command is not None:
+                await self._after_command(envelope, result)
         except Poison as poison:
             log.warning("dead-lettering command: %s: %s", poison.reason, poison)
             await self._dead_letters.send(message, poison.reason, str(poison))
@@ -91,21 +130,10 @@ class CommandConsumer:
             self._on_processed()
         return Outcome.PROCESSED
 
-    async def _process_with_retries(self, envelope: CommandEnvelope) -> None:
-        for attempt in range(self._retries + 1):
-            try:
-                await self._processor.process(envelope)
-                return
-            except InvalidCommand as exc:
-                raise Poison("invalid_payload", str(exc)) from exc
-            except UnsupportedCommand as exc:
-                raise Poison("unknown_type", str(exc)) from exc
-            except Exception as exc:
-                if attempt == self._retries:
-                    if is_transient(exc):
-                        raise
-                    raise Poison("processing_failed", f"{type(exc).__name__}: {exc}") from exc
-                log.warning(
-                    "command %s attempt %d failed: %r", envelope.command_id, attempt + 1, exc
-                )
-                await asyncio.sleep(self._backoff_s * 2**attempt)
+    async def _process_with_retries(self, envelope: CommandEnvelope) -> CommandResult:
+        return await with_retries(
+            lambda: self._processor.process(envelope),
+            retries=self._retries,
+            backoff_s=self._backoff_s,
+            what=f"command {envelope.command_id}",
+        )

@@ -67,7 +67,12 @@ class CommandProcessor:
         last_sequence: dict[str, int] = {}
         for event in events:
             last_sequence[event["_customerId"]] = event["sequence"]
-        changes += [advance(CUSTOMERS, cid, "_seq", seq) for cid, seq in last_sequence.items()]
+        created = _inserted_customers(changes)
+        for customer_id, sequence in last_sequence.items():
+            if customer_id in created:
+                created[customer_id]["_seq"] = sequence  # born with it: no counter update
+            else:
+                changes.append(advance(CUSTOMERS, customer_id, "_seq", sequence))
         result = CommandResult(
             command_id=envelope.command_id,
             type=envelope.type.value,
@@ -140,9 +145,22 @@ class CommandProcessor:
             )
             events = [e for e in events if e["subject"] not in outcome.conflicted_ids]
         result["completedAt"] = iso_now()
-        await self._journal.finish(entry["_id"], result, events)
+        await self._journal.finish(
+            entry["_id"], result, events, events_changed=events is not entry["events"]
+        )
         entry.update(state="applied", result=result, events=events)
         return entry
+
+
+def _inserted_customers(changes: list[dict[str, Any]]) -> dict[str, Document]:
+    """Customer documents this decision inserts, by id."""
+    created: dict[str, Document] = {}
+    for change in changes:
+        if change["coll"] == CUSTOMERS and change["op"] == "insert":
+            created[change["doc"]["_id"]] = change["doc"]
+        elif change["coll"] == CUSTOMERS and change["op"] == "insert_many":
+            created.update((doc["_id"], doc) for doc in change["docs"])
+    return created
 
 
 def _mark_batch_duplicates(

@@ -5,13 +5,13 @@ Acks are manual (DESIGN §1): FastStream's ACK policy would commit a failed mess
 """
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from handlers.command_consumer import CommandConsumer, Outcome
+from handlers.command_consumer import Outcome
 from handlers.dead_letters import RawMessage
 from schemas.topics import Topics
 
@@ -30,23 +30,63 @@ def raw_message(msg: Any) -> RawMessage:
     )
 
 
-def register_command_subscriber(
-    broker: KafkaBroker, topics: Topics, consumer: CommandConsumer, group_id: str
+class Consumer(Protocol):
+    async def consume(self, message: RawMessage) -> Outcome: ...
+
+
+def _subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    consumer: Consumer,
+    group_id: str,
+    *,
+    title: str,
+    description: str,
 ) -> None:
     @broker.subscriber(
-        topics.commands,
+        topic,
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
-        title="crm.commands:consume",
-        description=(
-            "CRM commands (JSON command envelope). Processed idempotently by commandId; "
-            "poison messages go to the dead-letter topic, transient store errors are redelivered."
-        ),
+        title=title,
+        description=description,
     )
-    async def on_command(msg: KafkaMessage) -> None:
+    async def on_message(msg: KafkaMessage) -> None:
         outcome = await consumer.consume(raw_message(msg))
         if outcome is Outcome.RETRY_LATER:
             await asyncio.sleep(REDELIVERY_PAUSE_S)
             await msg.nack()
         else:
             await msg.ack()
+
+
+def register_command_subscriber(
+    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str
+) -> None:
+    _subscribe(
+        broker,
+        topics.commands,
+        consumer,
+        group_id,
+        title="crm.commands:consume",
+        description=(
+            "CRM commands (JSON command envelope). Processed idempotently by commandId; "
+            "poison messages go to the dead-letter topic, transient store errors are redelivered."
+        ),
+    )
+
+
+def register_integration_subscriber(
+    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str
+) -> None:
+    _subscribe(
+        broker,
+        topics.integration_events,
+        consumer,
+        group_id,
+        title="crm.integration.events:consume",
+        description=(
+            "Inbound CloudEvents from IM/CRM systems, applied as commands (idempotent per "
+            "source and id); events whose customer is unknown are parked; poison goes to the "
+            "dead-letter topic, transient store errors are redelivered."
+        ),
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from http_facade import dev_routes, profile_routes, system_routes
+from http_facade import dev_routes, integration_routes, profile_routes, system_routes
 from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
@@ -52,6 +52,7 @@ def create_app(
     app.add_middleware(RequestTiming)
     app.include_router(system_routes.router)
     app.include_router(profile_routes.router)
+    app.include_router(integration_routes.router)
     for router in CRM_V2_ROUTERS:
         app.include_router(router, prefix=CRM_V2_PREFIX)
         app.include_router(router, include_in_schema=False)  # the direct "cell" paths

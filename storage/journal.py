@@ -39,20 +39,15 @@ class CommandJournal:
             return False
         return True
 
-    async def finish(self, doc_id: str, result: dict[str, Any], events: list[Document]) -> None:
-        """Mark applied with its final result and events; drop the applied changes."""
-        await self._c.update_one(
-            {"_id": doc_id},
-            {
-                "$set": {
-                    "state": APPLIED,
-                    "result": result,
-                    "events": events,
-                    "published": not events,
-                },
-                "$unset": {"changes": ""},
-            },
-        )
+    async def finish(
+        self, doc_id: str, result: dict[str, Any], events: list[Document], *, events_changed: bool
+    ) -> None:
+        """Mark applied with its final result; drop the applied changes. The events are
+        rewritten only when applying changed them (a rejection or batch collisions)."""
+        update: dict[str, Any] = {"state": APPLIED, "result": result, "published": not events}
+        if events_changed:
+            update["events"] = events
+        await self._c.update_one({"_id": doc_id}, {"$set": update, "$unset": {"changes": ""}})
 
     async def unpublished(self, limit: int) -> list[Document]:
         """Applied commands whose events are not all published yet, oldest first."""

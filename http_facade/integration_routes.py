@@ -1,0 +1,61 @@
+"""Parked integration events: inbound events whose customer is not known yet (DESIGN §4).
+
+They are applied automatically when what they wait for appears (see
+`handlers.integration_events`); this list lets an operator see what is waiting and why.
+"""
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from http_facade.context import CrmRead, Ctx
+from http_facade.crm_v2.common import Page
+from http_facade.masking import PHONE_FIELDS, mask_phone
+from http_facade.openapi_docs import API_B_ERRORS
+from schemas.integration_events import ParkedEventPage
+from storage.database import Document
+from storage.documents import public
+from storage.parked_events import ParkedEventRepository
+
+router = APIRouter(prefix="/api/v1/crm/integration-events", tags=["integration events"])
+LIST_ERRORS: dict[int | str, Any] = {status: API_B_ERRORS[status] for status in (400, 401, 403)}
+
+
+def _mask_phones(value: Any) -> Any:
+    """Every phone field at any depth of the stored event (e.g. `data.match.phone`)."""
+    if isinstance(value, dict):
+        return {
+            key: mask_phone(item)
+            if key in PHONE_FIELDS and isinstance(item, str) and item
+            else _mask_phones(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_phones(item) for item in value]
+    return value
+
+
+def _view(doc: Document, sees_pii: bool) -> dict[str, Any]:
+    view = public(doc)
+    event = json.loads(doc["_raw"])
+    view["event"] = event if sees_pii else _mask_phones(event)
+    return view
+
+
+@router.get(
+    "/parked",
+    summary="Parked integration events of the caller's tenant, oldest first",
+    description=(
+        "Inbound events whose customer could not be resolved (`reason`: unknown_customer, "
+        "unknown_identity, no_match, ambiguous_match). Each is applied automatically, and "
+        "leaves this list, once its identity is bound or its customer appears."
+    ),
+    responses={200: {"model": ParkedEventPage}, **LIST_ERRORS},
+)
+async def list_parked(ctx: Ctx, principal: CrmRead, paging: Page) -> JSONResponse:
+    docs, total = await ParkedEventRepository(ctx.db).page(
+        principal.tenant_id, skip=paging.skip, limit=paging.page_size
+    )
+    return paging.response([_view(doc, principal.sees_pii) for doc in docs], total)
