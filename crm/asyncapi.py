@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from handlers.registry import USE_CASES
 from schemas.envelope import CommandEnvelope
 from schemas.events import ChangeEvent
+from schemas.integration_events import DATA_MODELS, CloudEvent
 from schemas.topics import Topics
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -70,6 +71,32 @@ def _command_messages(schemas: dict[str, Any]) -> dict[str, Any]:
     return messages
 
 
+def _integration_messages(schemas: dict[str, Any]) -> dict[str, Any]:
+    cloud_event_ref = _schema(CloudEvent, schemas)
+    messages: dict[str, Any] = {}
+    for event_type, data_model in DATA_MODELS.items():
+        name = "integration_" + event_type.value.replace(".", "_")
+        messages[name] = {
+            "name": event_type.value,
+            "title": f"Integration event {event_type.value} (CloudEvents 1.0)",
+            "contentType": "application/cloudevents+json",
+            "summary": f"data is {data_model.__name__}; unresolvable customers are parked",
+            "payload": {
+                "allOf": [
+                    cloud_event_ref,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": event_type.value},
+                            "data": _schema(data_model, schemas),
+                        },
+                    },
+                ]
+            },
+        }
+    return messages
+
+
 CHANGE_EVENT_EXAMPLE = {
     "specversion": "1.0",
     "id": "5f0e8a1c-8c1d-5b7e-9f11-1d2c3b4a5e6f",
@@ -94,6 +121,8 @@ DEAD_LETTER_HEADERS = {
                 "unknown_type",
                 "invalid_envelope",
                 "invalid_payload",
+                "not_cloudevent",
+                "invalid_data",
                 "processing_failed",
             ],
         },
@@ -106,8 +135,8 @@ DEAD_LETTER_HEADERS = {
 }
 
 
-def build_asyncapi(topics: Topics, extra_inbound: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The document; `extra_inbound` adds message definitions to the integration channel."""
+def build_asyncapi(topics: Topics) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document for these topic names."""
     schemas: dict[str, Any] = {}
     command_messages = _command_messages(schemas)
     change_event = {
@@ -125,7 +154,7 @@ def build_asyncapi(topics: Topics, extra_inbound: dict[str, Any] | None = None) 
         "headers": DEAD_LETTER_HEADERS,
         "payload": {"description": "the original message bytes, unchanged"},
     }
-    integration_messages = dict(extra_inbound or {})
+    integration_messages = _integration_messages(schemas)
     channels = {
         "commands": {
             "address": topics.commands,

@@ -12,7 +12,9 @@ from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
+from http_facade.limits import BodySizeLimit, TenantRateLimit
 from http_facade.middleware import RequestTiming
+from http_facade.openapi_docs import without_unused_422
 
 CRM_V2_PREFIX = "/api/v1/crm"
 DESCRIPTION = """\
@@ -49,7 +51,12 @@ def create_app(
     app.state.context = context
     install_error_handlers(app)
     app.add_exception_handler(CommandPending, _on_pending)
-    app.add_middleware(RequestTiming)
+    if context.rate_limit_per_s > 0:
+        app.add_middleware(
+            TenantRateLimit, per_second=context.rate_limit_per_s, burst=context.rate_limit_burst
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
+    app.add_middleware(RequestTiming)  # outermost: every answer carries the two headers
     app.include_router(system_routes.router)
     app.include_router(profile_routes.router)
     app.include_router(integration_routes.router)
@@ -58,4 +65,5 @@ def create_app(
         app.include_router(router, include_in_schema=False)  # the direct "cell" paths
     if context.dev_topics is not None:
         app.include_router(dev_routes.router)
+    without_unused_422(app)
     return app

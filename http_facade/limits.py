@@ -36,12 +36,12 @@ async def _send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes`: by Content-Length up front, or while streaming."""
+    """Refuse bodies over `max_bytes`: by Content-Length up front, or while streaming.
+
+    A streamed body that grows too large is answered 413 at once; the app then sees the
+    client gone, and whatever it still tries to send is dropped.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -57,27 +57,26 @@ class BodySizeLimit:
                 await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
                 return
         received = 0
-        started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             incoming = await receive()
             if incoming["type"] == "http.request":
                 received += len(incoming.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    refused = True
+                    await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+                    return {"type": "http.disconnect"}
             return incoming
 
-        async def tracking_send(outgoing: Message) -> None:
-            nonlocal started
-            started = started or outgoing["type"] == "http.response.start"
-            await send(outgoing)
+        async def guarded_send(outgoing: Message) -> None:
+            if not refused:
+                await send(outgoing)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class TenantRateLimit:

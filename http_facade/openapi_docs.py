@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
 from schemas.errors import ErrorCode
 
 ResponseDoc = dict[str, Any]
@@ -65,3 +68,26 @@ API_B_ERRORS: dict[int | str, ResponseDoc] = {
     202: _PENDING,
     **{status: _api_b_error(status, code, message) for status, code, message in _ERRORS},
 }
+
+
+def without_unused_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every route; validation errors here are 400s."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
