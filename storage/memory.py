@@ -51,6 +51,84 @@ class MemoryCursor:
             yield doc
 
 
+_MISSING = object()
+_SCALARS = (str, int, float, bool)
+
+
+def _in_strings(value: Any) -> bool:
+    """`{"$in": [str, ...]}` with at least one value."""
+    if not (isinstance(value, dict) and set(value) == {"$in"}):
+        return False
+    values = value["$in"]
+    return isinstance(values, list) and bool(values) and all(isinstance(v, str) for v in values)
+
+
+def _equality_checks(filter_: Any) -> list[tuple[str, Any]]:
+    """Top-level `field: scalar` and `field: {"$in": [strings]}` clauses (also inside a
+    top-level `$and`), which a plain comparison can refute without mongomock's engine.
+    `$in` clauses come first: they are the selective ones."""
+    checks: list[tuple[str, Any]] = []
+    if not isinstance(filter_, dict):
+        return checks
+    for key, value in filter_.items():
+        if key == "$and" and isinstance(value, list):
+            for clause in value:
+                checks += _equality_checks(clause)
+        elif key.startswith("$") or "." in key:
+            continue
+        elif isinstance(value, _SCALARS):
+            checks.append((key, value))
+        elif _in_strings(value):
+            checks.insert(0, (key, frozenset(value["$in"])))
+    return checks
+
+
+_CONTAINERS = (list, dict)
+
+
+def _refuted(doc: Document, checks: list[tuple[str, Any]]) -> bool:
+    """True when a clause certainly fails. Arrays and sub-documents are left to mongomock
+    (an array matches a scalar it contains); a missing field never equals a scalar."""
+    for key, expected in checks:
+        actual = doc.get(key, _MISSING)
+        if type(actual) in _CONTAINERS:
+            continue
+        if type(expected) is frozenset:
+            if actual not in expected:  # _MISSING is never in a set of strings
+                return True
+        elif actual is _MISSING or actual != expected:
+            return True
+    return False
+
+
+def _fast_iteration(collection: Any) -> Any:
+    """A drop-in for mongomock's `Collection._iter_documents`: same matches (mongomock's
+    `filter_applies` still decides), but `_id` look-ups go straight to the document and
+    simple equality clauses refute most documents with a plain comparison first. Without
+    it every query evaluates the full filter engine on every document (~20 µs each)."""
+    store = collection._store
+
+    def iterate(filter_: Any) -> Any:
+        if store.is_empty:
+            filter_applies(filter_, {})  # mongomock validates the filter even then
+        by_id = filter_.get("_id", _MISSING) if isinstance(filter_, dict) else _MISSING
+        if isinstance(by_id, _SCALARS):
+            candidates = [store[by_id]] if by_id in store else []
+        elif isinstance(by_id, dict) and set(by_id) == {"$in"} and isinstance(by_id["$in"], list):
+            wanted = [i for i in dict.fromkeys(by_id["$in"]) if isinstance(i, _SCALARS)]
+            candidates = [store[i] for i in wanted if i in store]
+            if len(wanted) != len(by_id["$in"]):
+                candidates = list(store.documents)  # unusual ids: take the safe path
+        else:
+            candidates = list(store.documents)
+        checks = _equality_checks(filter_)
+        return (
+            doc for doc in candidates if not _refuted(doc, checks) and filter_applies(filter_, doc)
+        )
+
+    return iterate
+
+
 class _UniqueKeys:
     """The unique-index keys present in a collection, built once for a batch insert."""
 
@@ -97,7 +175,9 @@ class MemoryCollection:
     """`AsyncCollection` look-alike over one mongomock collection."""
 
     def __init__(self, collection: mongomock.Collection) -> None:
-        self._c: Any = collection
+        raw: Any = collection
+        raw._iter_documents = _fast_iteration(raw)
+        self._c = raw
         self.name = collection.name
 
     async def find_one(self, *args: Any, **kwargs: Any) -> Document | None:

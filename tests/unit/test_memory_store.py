@@ -1,0 +1,93 @@
+"""The in-memory adapter answers exactly as mongomock's own filter engine does.
+
+Its fast path (direct `_id` look-ups, plain-equality pre-checks, one-pass unique checks for
+batch inserts) must never change which documents match.
+"""
+
+import pytest
+from mongomock.filtering import filter_applies
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from storage.memory import MemoryClient
+
+DOCS = [
+    {"_id": "a", "tenantId": "t1", "tags": ["x", "y"], "n": 1, "_deleted": False, "name": "A"},
+    {"_id": "b", "tenantId": "t1", "tags": "x", "n": 1.0, "_deleted": True, "name": "B"},
+    {"_id": "c", "tenantId": "t2", "n": True, "name": None},
+    {"_id": "d", "tenantId": "t1", "sub": {"k": 1}, "_deleted": False},
+    {"_id": 5, "tenantId": "t1", "n": 2},
+]
+FILTERS = [
+    {},
+    {"_id": "a"},
+    {"_id": 5},
+    {"_id": "zz"},
+    {"_id": {"$in": ["a", "c", "zz"]}},
+    {"_id": {"$in": ["a", 5]}},
+    {"tenantId": "t1"},
+    {"tenantId": "t1", "_deleted": False},
+    {"tags": "x"},
+    {"tags": "y"},
+    {"n": 1},
+    {"n": True},
+    {"name": None},
+    {"name": {"$in": ["A", "B"]}},
+    {"missing": {"$in": ["A"]}},
+    {"sub": {"k": 1}},
+    {"sub.k": 1},
+    {"$and": [{"tenantId": "t1"}, {"name": "A"}]},
+    {"$or": [{"name": "A"}, {"n": 2}]},
+    {"tenantId": "t1", "n": {"$gte": 1}},
+]
+
+
+@pytest.fixture
+async def collection():  # type: ignore[no-untyped-def]
+    coll = MemoryClient()["db"]["docs"]
+    await coll.insert_many([dict(doc) for doc in DOCS])
+    return coll
+
+
+@pytest.mark.parametrize("filter_", FILTERS, ids=[str(f) for f in FILTERS])
+async def test_find_matches_mongomock_filter_engine(collection, filter_) -> None:  # type: ignore[no-untyped-def]
+    expected = sorted(str(doc["_id"]) for doc in DOCS if filter_applies(filter_, doc))
+    found = sorted(str(doc["_id"]) for doc in await collection.find(filter_).to_list())
+    assert found == expected
+    assert await collection.count_documents(filter_) == len(expected)
+
+
+async def test_update_and_delete_use_the_same_matching(collection) -> None:  # type: ignore[no-untyped-def]
+    await collection.update_many({"tags": "x"}, {"$set": {"hit": True}})
+    assert sorted(d["_id"] for d in await collection.find({"hit": True}).to_list()) == ["a", "b"]
+    await collection.delete_many({"tenantId": "t1", "_deleted": False})
+    assert sorted(str(d["_id"]) for d in await collection.find({}).to_list()) == ["5", "b", "c"]
+
+
+async def test_batch_insert_enforces_partial_unique_index_like_mongomock() -> None:
+    coll = MemoryClient()["db"]["people"]
+    await coll.create_index(
+        [("tenantId", 1), ("key", 1)], unique=True, partialFilterExpression={"_deleted": False}
+    )
+    await coll.insert_one({"_id": "old", "tenantId": "t", "key": "k", "_deleted": False})
+    await coll.insert_one({"_id": "gone", "tenantId": "t", "key": "g", "_deleted": True})
+    batch = [
+        {"_id": "1", "tenantId": "t", "key": "k", "_deleted": False},  # taken
+        {"_id": "2", "tenantId": "t", "key": "g", "_deleted": False},  # free: only a deleted one
+        {"_id": "3", "tenantId": "t", "key": "n", "_deleted": False},
+        {"_id": "4", "tenantId": "t", "key": "n", "_deleted": False},  # collides in the batch
+        {"_id": "5", "tenantId": "u", "key": "n", "_deleted": False},  # other tenant
+        {"_id": "old", "tenantId": "t", "key": "z", "_deleted": False},  # duplicate _id
+    ]
+    with pytest.raises(BulkWriteError) as caught:
+        await coll.insert_many(batch, ordered=False)
+    failed = [error["index"] for error in caught.value.details["writeErrors"]]
+    assert failed == [0, 3, 5]
+    assert caught.value.details["nInserted"] == 3
+    with pytest.raises(DuplicateKeyError):  # the single-document path still checks
+        await coll.insert_one({"_id": "6", "tenantId": "t", "key": "n", "_deleted": False})
+
+
+def test_mongomock_is_the_reference() -> None:
+    """Guard: the reference engine itself behaves as these tests assume (arrays match)."""
+    assert filter_applies({"tags": "x"}, {"tags": ["x"]})
+    assert not filter_applies({"missing": "x"}, {})
