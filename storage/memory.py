@@ -101,32 +101,89 @@ def _refuted(doc: Document, checks: list[tuple[str, Any]]) -> bool:
     return False
 
 
-def _fast_iteration(collection: Any) -> Any:
+class _FieldIndexes:
+    """Hash indexes on the fields queries compare for equality, built on first use.
+
+    Inserts extend them; any other write drops them (rebuilt on the next query): updates
+    change documents in place inside mongomock, so there is no cheaper safe rule. Documents
+    whose value is an array or sub-document are always candidates (an array matches a
+    scalar it contains); a document without the field never equals a scalar.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._fields: dict[str, tuple[dict[Any, list[Any]], list[Any]]] = {}
+        self.suspended = False  # during an in-place write: scan instead
+
+    def invalidate(self) -> None:
+        self._fields.clear()
+
+    def added(self, docs: Iterable[Document]) -> None:
+        for field, (by_value, always) in self._fields.items():
+            for doc in docs:
+                self._index(field, by_value, always, doc)
+
+    @staticmethod
+    def _index(
+        field: str, by_value: dict[Any, list[Any]], always: list[Any], doc: Document
+    ) -> None:
+        value = doc.get(field, _MISSING)
+        if type(value) in _CONTAINERS:
+            always.append(doc["_id"])
+        elif value is not _MISSING:
+            by_value.setdefault(value, []).append(doc["_id"])
+
+    def candidate_ids(self, field: str, expected: Any) -> list[Any] | None:
+        """Ids that may match `field == expected` (or `$in`); None: no index usable now."""
+        if self.suspended:
+            return None
+        if field not in self._fields:
+            by_value: dict[Any, list[Any]] = {}
+            always: list[Any] = []
+            for doc in self._store.documents:
+                self._index(field, by_value, always, doc)
+            self._fields[field] = (by_value, always)
+        by_value, always = self._fields[field]
+        values = expected if type(expected) is frozenset else (expected,)
+        ids = [i for value in values for i in by_value.get(value, ())]
+        return ids + always if always else ids
+
+
+def _fast_iteration(collection: Any, indexes: _FieldIndexes) -> Any:
     """A drop-in for mongomock's `Collection._iter_documents`: same matches (mongomock's
     `filter_applies` still decides), but `_id` look-ups go straight to the document and
-    simple equality clauses refute most documents with a plain comparison first. Without
-    it every query evaluates the full filter engine on every document (~20 µs each)."""
+    equality clauses narrow the candidates through `indexes` and refute the rest with a
+    plain comparison. Without it every query runs the full filter engine on every
+    document (~20 µs each), which made a command's cost grow with the data."""
     store = collection._store
 
     def iterate(filter_: Any) -> Any:
         if store.is_empty:
             filter_applies(filter_, {})  # mongomock validates the filter even then
-        by_id = filter_.get("_id", _MISSING) if isinstance(filter_, dict) else _MISSING
-        if isinstance(by_id, _SCALARS):
-            candidates = [store[by_id]] if by_id in store else []
-        elif isinstance(by_id, dict) and set(by_id) == {"$in"} and isinstance(by_id["$in"], list):
-            wanted = [i for i in dict.fromkeys(by_id["$in"]) if isinstance(i, _SCALARS)]
-            candidates = [store[i] for i in wanted if i in store]
-            if len(wanted) != len(by_id["$in"]):
-                candidates = list(store.documents)  # unusual ids: take the safe path
-        else:
-            candidates = list(store.documents)
+        by_id: Any = filter_.get("_id", _MISSING) if isinstance(filter_, dict) else _MISSING
         checks = _equality_checks(filter_)
+        if isinstance(by_id, _SCALARS):
+            ids: list[Any] | None = [by_id]
+        elif _in_scalars(by_id):
+            ids = list(dict.fromkeys(by_id["$in"]))
+        elif checks and not indexes.suspended:
+            narrowest = min((indexes.candidate_ids(f, v) or [] for f, v in checks), key=len)
+            ids = list(dict.fromkeys(narrowest))
+        else:
+            ids = None
+        candidates = list(store.documents) if ids is None else [store[i] for i in ids if i in store]
         return (
             doc for doc in candidates if not _refuted(doc, checks) and filter_applies(filter_, doc)
         )
 
     return iterate
+
+
+def _in_scalars(value: Any) -> bool:
+    if not (isinstance(value, dict) and set(value) == {"$in"}):
+        return False
+    values = value["$in"]
+    return isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values)
 
 
 class _UniqueKeys:
@@ -176,7 +233,8 @@ class MemoryCollection:
 
     def __init__(self, collection: mongomock.Collection) -> None:
         raw: Any = collection
-        raw._iter_documents = _fast_iteration(raw)
+        self._indexes = _FieldIndexes(raw._store)
+        raw._iter_documents = _fast_iteration(raw, self._indexes)
         self._c = raw
         self.name = collection.name
 
@@ -187,13 +245,32 @@ class MemoryCollection:
         return MemoryCursor(self._c.find(*args, **kwargs))
 
     async def insert_one(self, document: Document, **kwargs: Any) -> Any:
-        return self._c.insert_one(document, **kwargs)
+        if "_id" not in document:
+            return self._in_place_write(self._c.insert_one, document, **kwargs)
+        self._indexes.added([document])  # before: mongomock's unique check must see it
+        try:
+            return self._c.insert_one(document, **kwargs)
+        except Exception:
+            self._indexes.invalidate()
+            raise
+
+    def _in_place_write(self, write: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a write that may change documents in place: indexes off, then rebuilt."""
+        self._indexes.suspended = True
+        try:
+            return write(*args, **kwargs)
+        finally:
+            self._indexes.suspended = False
+            self._indexes.invalidate()
 
     async def insert_many(self, documents: Iterable[Document], *, ordered: bool = True) -> Any:
         """mongomock re-scans the whole collection per document to enforce unique indexes
         (quadratic for a 2000-item import); here a batch is checked in one pass instead,
         with the same outcome: colliding documents are reported as write errors."""
         docs = list(documents)
+        return self._in_place_write(self._insert_many, docs, ordered)
+
+    def _insert_many(self, docs: list[Document], ordered: bool) -> Any:
         checker = _UniqueKeys(self._c)
         if not checker.indexes:
             return self._c.insert_many(docs, ordered=ordered)
@@ -218,22 +295,23 @@ class MemoryCollection:
         return InsertManyResult([doc["_id"] for doc in docs], acknowledged=True)
 
     async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._c.replace_one(*args, **kwargs)
+        return self._in_place_write(self._c.replace_one, *args, **kwargs)
 
     async def update_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._c.update_one(*args, **kwargs)
+        return self._in_place_write(self._c.update_one, *args, **kwargs)
 
     async def update_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._c.update_many(*args, **kwargs)
+        return self._in_place_write(self._c.update_many, *args, **kwargs)
 
     async def delete_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._c.delete_one(*args, **kwargs)
+        return self._in_place_write(self._c.delete_one, *args, **kwargs)
 
     async def delete_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._c.delete_many(*args, **kwargs)
+        return self._in_place_write(self._c.delete_many, *args, **kwargs)
 
     async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Document | None:
-        return self._c.find_one_and_update(*args, **kwargs)
+        result: Document | None = self._in_place_write(self._c.find_one_and_update, *args, **kwargs)
+        return result
 
     async def count_documents(self, *args: Any, **kwargs: Any) -> int:
         return int(self._c.count_documents(*args, **kwargs))
@@ -241,6 +319,9 @@ class MemoryCollection:
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> Any:
         """Runs each request in turn: mongomock's own bulk_write rejects PyMongo 4.20's
         request objects (they pass a `sort` argument it does not know)."""
+        self._in_place_write(self._bulk_write, requests)
+
+    def _bulk_write(self, requests: Sequence[Any]) -> None:
         for request in requests:
             if isinstance(request, UpdateOne):
                 self._c.update_one(request._filter, request._doc, upsert=bool(request._upsert))
@@ -263,7 +344,7 @@ class MemoryCollection:
         return dict(self._c.index_information())
 
     async def drop(self) -> None:
-        self._c.drop()
+        self._in_place_write(self._c.drop)
 
 
 class MemoryDatabase:

@@ -91,3 +91,36 @@ def test_mongomock_is_the_reference() -> None:
     """Guard: the reference engine itself behaves as these tests assume (arrays match)."""
     assert filter_applies({"tags": "x"}, {"tags": ["x"]})
     assert not filter_applies({"missing": "x"}, {})
+
+
+async def test_indexed_lookups_follow_updates_deletes_and_renames() -> None:
+    coll = MemoryClient()["db"]["people"]
+    await coll.create_index([("tenantId", 1), ("key", 1)], unique=True)
+    await coll.insert_many([{"_id": str(i), "tenantId": "t", "key": f"k{i}"} for i in range(5)])
+    assert [d["_id"] for d in await coll.find({"key": "k1"}).to_list()] == ["1"]  # index built
+    await coll.update_one({"_id": "1"}, {"$set": {"key": "renamed"}})
+    assert await coll.find({"key": "k1"}).to_list() == []
+    assert [d["_id"] for d in await coll.find({"key": "renamed"}).to_list()] == ["1"]
+    with pytest.raises(DuplicateKeyError):  # a rename onto a taken key is still refused
+        await coll.update_one({"_id": "2"}, {"$set": {"key": "renamed"}})
+    with pytest.raises(DuplicateKeyError):
+        await coll.replace_one({"_id": "3"}, {"_id": "3", "tenantId": "t", "key": "k4"})
+    await coll.delete_one({"key": "k4"})
+    assert await coll.count_documents({"key": "k4"}) == 0
+    await coll.insert_one({"_id": "9", "tenantId": "t", "key": "k4"})  # the key is free again
+    assert [d["_id"] for d in await coll.find({"key": {"$in": ["k4", "k0"]}}).to_list()] in (
+        ["0", "9"],
+        ["9", "0"],
+    )
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": "10", "tenantId": "t", "key": "k4"})
+    assert await coll.count_documents({"tenantId": "t"}) == 5
+
+
+async def test_array_values_stay_candidates_for_equality() -> None:
+    coll = MemoryClient()["db"]["tagged"]
+    await coll.insert_one({"_id": "a", "tags": ["x", "y"]})
+    assert await coll.count_documents({"tags": "y"}) == 1  # builds the index on tags
+    await coll.insert_one({"_id": "b", "tags": ["y"]})
+    await coll.insert_one({"_id": "c", "tags": "y"})
+    assert sorted(d["_id"] for d in await coll.find({"tags": "y"}).to_list()) == ["a", "b", "c"]
