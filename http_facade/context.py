@@ -36,7 +36,9 @@ class FacadeContext:
     rate_limit_burst: int = 50
 
 
-def get_context(request: Request) -> FacadeContext:
+# Dependencies are `async def` on purpose: FastAPI runs plain `def` ones in a thread pool,
+# which costs more than the work they do.
+async def get_context(request: Request) -> FacadeContext:
     context: FacadeContext = request.app.state.context
     return context
 
@@ -44,9 +46,10 @@ def get_context(request: Request) -> FacadeContext:
 Ctx = Annotated[FacadeContext, Depends(get_context)]
 
 
-def _requires(*permissions: str) -> Callable[[Request], Principal]:
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request, get_context(request).jwt_secret)
+def _requires(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
+    async def dependency(request: Request) -> Principal:
+        context: FacadeContext = request.app.state.context
+        principal = authenticate(request, context.jwt_secret)
         require_permission(principal, *permissions)
         return principal
 

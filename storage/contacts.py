@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
@@ -43,24 +43,31 @@ class ContactRepository:
         return await cursor.to_list(), await self._c.count_documents(query)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """Indexes for the list (all, or of one customer) and for the primary-contact look-up."""
-    contacts = db[CONTACTS]
-    await contacts.create_index(
-        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+INDEXES = [
+    # the list (all, or of one customer), newest first, id as tie-breaker
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
         name="contact_list",
-    )
-    await contacts.create_index(
+    ),
+    IndexModel(
         [
             ("tenantId", ASCENDING),
             ("customerId", ASCENDING),
             ("_deleted", ASCENDING),
             ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
         ],
         name="contact_customer_list",
-    )
-    await contacts.create_index(
+    ),
+    # the primary-contact look-up
+    IndexModel(
         [("tenantId", ASCENDING), ("customerId", ASCENDING), ("isPrimary", ASCENDING)],
         name="contact_primary",
         partialFilterExpression={"isPrimary": True, "_deleted": False},
-    )
+    ),
+]

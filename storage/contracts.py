@@ -6,7 +6,7 @@ race for the same number (the `contract.create` decision's insert carries the re
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
@@ -42,25 +42,32 @@ class ContractRepository:
         return await cursor.to_list(), await self._c.count_documents(query)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """The unique contract number per tenant, and the lists (all, or of one customer)."""
-    contracts = db[CONTRACTS]
-    await contracts.create_index(
+INDEXES = [
+    # one live contract per number and tenant
+    IndexModel(
         [("tenantId", ASCENDING), ("contractNo", ASCENDING)],
         name="contract_no_unique",
         unique=True,
         partialFilterExpression={"_deleted": False},
-    )
-    await contracts.create_index(
-        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+    ),
+    # the list (all, or of one customer), newest first, id as tie-breaker
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
         name="contract_list",
-    )
-    await contracts.create_index(
+    ),
+    IndexModel(
         [
             ("tenantId", ASCENDING),
             ("customerId", ASCENDING),
             ("_deleted", ASCENDING),
             ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
         ],
         name="contract_customer_list",
-    )
+    ),
+]

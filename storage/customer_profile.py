@@ -1,7 +1,7 @@
 """API A's satellite documents: external identity bindings, interactions, service records
 and commitments. Each belongs to one customer of one tenant."""
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 
@@ -29,12 +29,6 @@ class BindingRepository:
             await self._c.find(query).sort([("boundAt", ASCENDING), ("_id", ASCENDING)]).to_list()
         )
 
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("customerId", ASCENDING), ("boundAt", ASCENDING)],
-            name="bindings_of_customer",
-        )
-
 
 class InteractionRepository:
     def __init__(self, db: Database) -> None:
@@ -58,12 +52,6 @@ class InteractionRepository:
         newest = await self.newest_first(tenant_id, customer_id, 1)
         return newest[0]["occurredAt"] if newest else None
 
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("customerId", ASCENDING), ("occurredAt", DESCENDING)],
-            name="interactions_of_customer",
-        )
-
 
 class CommitmentRepository:
     def __init__(self, db: Database) -> None:
@@ -77,18 +65,41 @@ class CommitmentRepository:
         query = {"tenantId": tenant_id, "customerId": customer_id, "done": False}
         return await self._c.find(query, {"progress": 1}).to_list()
 
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
+
+# A binding's `_id` is its identity (binding_id): one customer per identity and tenant.
+INDEXES = {
+    BINDINGS: [
+        IndexModel(
+            [
+                ("tenantId", ASCENDING),
+                ("customerId", ASCENDING),
+                ("boundAt", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="bindings_of_customer",
+        ),
+    ],
+    INTERACTIONS: [
+        IndexModel(
+            [
+                ("tenantId", ASCENDING),
+                ("customerId", ASCENDING),
+                ("occurredAt", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="interactions_of_customer",
+        ),
+    ],
+    COMMITMENTS: [
+        IndexModel(
             [("tenantId", ASCENDING), ("customerId", ASCENDING), ("done", ASCENDING)],
             name="open_commitments_of_customer",
-        )
-
-
-async def ensure_profile_indexes(db: Database) -> None:
-    await BindingRepository(db).ensure_indexes()
-    await InteractionRepository(db).ensure_indexes()
-    await CommitmentRepository(db).ensure_indexes()
-    await db[SERVICE_RECORDS].create_index(
-        [("tenantId", ASCENDING), ("customerId", ASCENDING), ("createdAt", DESCENDING)],
-        name="service_records_of_customer",
-    )
+        ),
+    ],
+    SERVICE_RECORDS: [
+        IndexModel(
+            [("tenantId", ASCENDING), ("customerId", ASCENDING), ("createdAt", DESCENDING)],
+            name="service_records_of_customer",
+        ),
+    ],
+}

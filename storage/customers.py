@@ -3,13 +3,46 @@
 import re
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
 
 CUSTOMERS = "customers"
 _SPACES = re.compile(r"\s+")
+
+INDEXES = [
+    # one live customer per name key and tenant (a deleted one frees the name)
+    IndexModel(
+        [("tenantId", ASCENDING), ("_nameKey", ASCENDING)],
+        name="customer_name_unique",
+        unique=True,
+        partialFilterExpression={"_deleted": False},
+    ),
+    # the list, newest first, id as tie-breaker: filter and sort from the index
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
+        name="customer_list",
+    ),
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            ("ownerId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
+        name="customer_owner_list",
+    ),
+    # identity matching of integration events (phone exact, email case-insensitive)
+    IndexModel([("tenantId", ASCENDING), ("phone", ASCENDING)], name="phone"),
+    IndexModel([("tenantId", ASCENDING), ("email", ASCENDING)], name="email"),
+]
 
 
 def name_key(name: str) -> str:
@@ -52,21 +85,3 @@ class CustomerRepository:
 
     async def count(self, tenant_id: str) -> int:
         return await self._c.count_documents(alive(tenant_id))
-
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("_nameKey", ASCENDING)],
-            name="customer_name_unique",
-            unique=True,
-            partialFilterExpression={"_deleted": False},
-        )
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
-            name="customer_list",
-        )
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("ownerId", ASCENDING), ("createdAt", DESCENDING)],
-            name="customer_owner_list",
-        )
-        await self._c.create_index([("tenantId", ASCENDING), ("phone", ASCENDING)], name="phone")
-        await self._c.create_index([("tenantId", ASCENDING), ("email", ASCENDING)], name="email")

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
@@ -49,20 +49,21 @@ class FollowUpRepository:
         return await cursor.to_list(), await self._c.count_documents(query)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """Indexes for the lists: all, of one customer, of one opportunity."""
-    follow_ups = db[FOLLOW_UPS]
+# the list (all, of one customer, of one opportunity), newest first, id as tie-breaker
+INDEXES = [
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            *scope,
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
+        name=name,
+    )
     for name, scope in (
         ("follow_up_list", []),
         ("follow_up_customer_list", [("customerId", ASCENDING)]),
         ("follow_up_opportunity_list", [("opportunityId", ASCENDING)]),
-    ):
-        await follow_ups.create_index(
-            [
-                ("tenantId", ASCENDING),
-                *scope,
-                ("_deleted", ASCENDING),
-                ("createdAt", DESCENDING),
-            ],
-            name=name,
-        )
+    )
+]

@@ -9,6 +9,7 @@ without multi-document transactions.
 
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from storage.database import Database, Document
@@ -16,6 +17,17 @@ from storage.database import Database, Document
 JOURNAL = "command_journal"
 DECIDED = "decided"
 APPLIED = "applied"
+
+
+# `_id` (tenant:command) is the unique command id; the relay's scan needs only the rest.
+# Partial: only the few documents still to publish are in it, however long the journal.
+INDEXES = [
+    IndexModel(
+        [("published", 1), ("state", 1), ("decidedAt", 1), ("firstSequence", 1)],
+        name="journal_unpublished",
+        partialFilterExpression={"published": False},
+    ),
+]
 
 
 def journal_id(tenant_id: str, command_id: str) -> str:
@@ -60,9 +72,3 @@ class CommandJournal:
 
     async def mark_published(self, doc_ids: list[str]) -> None:
         await self._c.update_many({"_id": {"$in": doc_ids}}, {"$set": {"published": True}})
-
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
-            [("published", 1), ("state", 1), ("decidedAt", 1), ("firstSequence", 1)],
-            name="journal_unpublished",
-        )

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
@@ -42,10 +42,9 @@ class OpportunityRepository:
         return await cursor.to_list(), await self._c.count_documents(query)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """Indexes for the lists (all, or of one customer) and the funnel's stage grouping."""
-    opportunities = db[OPPORTUNITIES]
-    await opportunities.create_index(
+INDEXES = [
+    # the list (all, or of one customer), newest first, id as tie-breaker
+    IndexModel(
         [
             ("tenantId", ASCENDING),
             ("_deleted", ASCENDING),
@@ -53,17 +52,20 @@ async def ensure_indexes(db: Database) -> None:
             ("_id", DESCENDING),
         ],
         name="opportunity_list",
-    )
-    await opportunities.create_index(
+    ),
+    IndexModel(
         [
             ("tenantId", ASCENDING),
             ("customerId", ASCENDING),
             ("_deleted", ASCENDING),
             ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
         ],
         name="opportunity_customer_list",
-    )
-    await opportunities.create_index(
+    ),
+    # the funnel's grouping by stage
+    IndexModel(
         [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("stage", ASCENDING)],
         name="opportunity_funnel",
-    )
+    ),
+]

@@ -14,7 +14,7 @@ The event itself is kept as its JSON text (`_raw`), replayed unchanged when rele
 import re
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from storage.customers import CUSTOMERS
@@ -23,6 +23,17 @@ from storage.documents import alive
 
 PARKED_EVENTS = "parked_events"
 PARKED_EVENT_COUNTERS = "parked_event_counters"
+
+# `_id` is `{tenantId}:{commandId}`: one parked document per event.
+INDEXES = [
+    IndexModel([("tenantId", ASCENDING), ("_seq", ASCENDING)], name="parked_in_order"),
+    IndexModel(
+        [("tenantId", ASCENDING), ("_identityKey", ASCENDING), ("_seq", ASCENDING)],
+        name="parked_by_identity",
+    ),
+    IndexModel([("tenantId", ASCENDING), ("customerId", ASCENDING)], name="parked_by_customer"),
+    IndexModel([("tenantId", ASCENDING), ("_matchKeys", ASCENDING)], name="parked_by_match_key"),
+]
 
 
 def parked_id(tenant_id: str, command_id: str) -> str:
@@ -122,21 +133,6 @@ class ParkedEventRepository:
         query = {"tenantId": tenant_id}
         cursor = self._c.find(query).sort("_seq", ASCENDING).skip(skip).limit(limit)
         return await cursor.to_list(), await self._c.count_documents(query)
-
-    async def ensure_indexes(self) -> None:
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("_seq", ASCENDING)], name="parked_in_order"
-        )
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("_identityKey", ASCENDING), ("_seq", ASCENDING)],
-            name="parked_by_identity",
-        )
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("customerId", ASCENDING)], name="parked_by_customer"
-        )
-        await self._c.create_index(
-            [("tenantId", ASCENDING), ("_matchKeys", ASCENDING)], name="parked_by_match_key"
-        )
 
 
 async def customers_matching(

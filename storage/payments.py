@@ -6,7 +6,7 @@ the `payment.create` decision rewrites together with inserting the payment.
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
 from storage.documents import alive
@@ -37,19 +37,25 @@ class PaymentRepository:
         return await cursor.to_list(), await self._c.count_documents(query)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """Indexes for the lists: all, or of one contract."""
-    payments = db[PAYMENTS]
-    await payments.create_index(
-        [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("createdAt", DESCENDING)],
+INDEXES = [
+    # the list (all, or of one contract), newest first, id as tie-breaker
+    IndexModel(
+        [
+            ("tenantId", ASCENDING),
+            ("_deleted", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
+        ],
         name="payment_list",
-    )
-    await payments.create_index(
+    ),
+    IndexModel(
         [
             ("tenantId", ASCENDING),
             ("contractId", ASCENDING),
             ("_deleted", ASCENDING),
             ("createdAt", DESCENDING),
+            ("_id", DESCENDING),
         ],
         name="payment_contract_list",
-    )
+    ),
+]

@@ -2,18 +2,23 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 
 from http_facade.errors import ApiError
+from schemas.base import Id
 from schemas.errors import ErrorCode, ErrorKind
 
+MAX_ID = 128  # the bound of every id in the command payloads (`schemas.base.Id`)
+# A path id is validated (and trimmed) as the command payloads' ids are: one the worker
+# would refuse (too long, blank) is a 400 here, never a command it has to dead-letter.
+PathId = Annotated[Id, Path()]
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_EXPORT_PAGE_SIZE = 1000
 
 
-def require_request_id(
+async def require_request_id(
     x_request_id: Annotated[
         str | None,
         Header(description="required on POST/PATCH: the idempotency key (per tenant)"),
@@ -49,7 +54,7 @@ class Paging:
 
 
 def _paging(max_size: int) -> Any:
-    def dependency(
+    async def dependency(
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[
             int, Query(alias="pageSize", ge=1, le=max_size, description=f"1–{max_size}")
@@ -64,10 +69,22 @@ Page = Annotated[Paging, Depends(_paging(MAX_PAGE_SIZE))]
 ExportPage = Annotated[Paging, Depends(_paging(MAX_EXPORT_PAGE_SIZE))]
 
 
-def acting_user(request: Request) -> str | None:
-    """`X-User-Id`: narrows customer lists to that owner and is the default owner."""
-    value = request.headers.get("x-user-id")
-    return value.strip() if value and value.strip() else None
+async def acting_user(
+    x_user_id: Annotated[
+        str | None,
+        Header(
+            max_length=MAX_ID,
+            description="the acting user: the default owner of what is created; narrows "
+            "customer lists to that owner",
+        ),
+    ] = None,
+) -> str | None:
+    """`X-User-Id`: narrows customer lists to that owner and is the default owner.
+
+    Bounded like the ids of the command payloads it ends up in (`ownerId`): a longer one
+    is a 400 here, never a poison command.
+    """
+    return x_user_id.strip() if x_user_id and x_user_id.strip() else None
 
 
 XUserId = Annotated[str | None, Depends(acting_user)]

@@ -4,6 +4,7 @@ Its fast path (direct `_id` look-ups, plain-equality pre-checks, one-pass unique
 batch inserts) must never change which documents match.
 """
 
+import mongomock
 import pytest
 from mongomock.filtering import filter_applies
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -124,3 +125,51 @@ async def test_array_values_stay_candidates_for_equality() -> None:
     await coll.insert_one({"_id": "b", "tags": ["y"]})
     await coll.insert_one({"_id": "c", "tags": "y"})
     assert sorted(d["_id"] for d in await coll.find({"tags": "y"}).to_list()) == ["a", "b", "c"]
+
+
+SORT_DOCS = [
+    {"_id": "a", "t": "x", "at": "2026-01-02", "n": 3},
+    {"_id": "b", "t": "x", "at": "2026-01-01", "n": 1.5},
+    {"_id": "c", "t": "x", "at": None, "n": "text"},
+    {"_id": "d", "t": "x", "n": 2},
+    {"_id": "e", "t": "x", "at": "2026-01-02", "n": None},
+    {"_id": "f", "t": "y", "at": "2026-01-03", "n": 0},
+]
+SORTS = [
+    [("at", -1), ("_id", -1)],
+    [("at", 1), ("_id", 1)],
+    [("n", 1)],
+    [("n", -1), ("_id", 1)],
+    [("at", 1), ("n", -1)],
+]
+
+
+@pytest.mark.parametrize("sort", SORTS, ids=[str(s) for s in SORTS])
+@pytest.mark.parametrize(("skip", "limit"), [(0, 0), (1, 2), (4, 10)])
+async def test_sorted_pages_match_mongomock(sort, skip, limit) -> None:  # type: ignore[no-untyped-def]
+    coll = MemoryClient()["db"]["sorting"]
+    await coll.insert_many([dict(d) for d in SORT_DOCS])
+    reference = mongomock.MongoClient()["db"]["sorting"]
+    reference.insert_many([dict(d) for d in SORT_DOCS])
+    expected = list(reference.find({"t": "x"}).sort(sort).skip(skip).limit(limit))
+    found = await coll.find({"t": "x"}).sort(sort).skip(skip).limit(limit).to_list()
+    assert [d["_id"] for d in found] == [d["_id"] for d in expected]
+
+
+async def test_sort_falls_back_to_mongomock_for_other_types_and_projections() -> None:
+    coll = MemoryClient()["db"]["mixed"]
+    await coll.insert_many([{"_id": 1, "v": [3]}, {"_id": 2, "v": True}, {"_id": 3, "v": "s"}])
+    reference = mongomock.MongoClient()["db"]["mixed"]
+    reference.insert_many([{"_id": 1, "v": [3]}, {"_id": 2, "v": True}, {"_id": 3, "v": "s"}])
+    expected = [d["_id"] for d in reference.find({}).sort("v", 1)]
+    assert [d["_id"] for d in await coll.find({}).sort("v", 1).to_list()] == expected
+    projected = await coll.find({}, {"v": 1}).sort("_id", -1).limit(1).to_list()
+    assert projected == [{"_id": 3, "v": "s"}]
+
+
+async def test_returned_documents_are_copies() -> None:
+    coll = MemoryClient()["db"]["copies"]
+    await coll.insert_one({"_id": "a", "tags": ["x"]})
+    [doc] = await coll.find({}).sort("_id", 1).to_list()
+    doc["tags"].append("mutated")
+    assert (await coll.find_one({"_id": "a"}))["tags"] == ["x"]
