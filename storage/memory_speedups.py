@@ -121,10 +121,9 @@ class FieldIndexes:
         elif value is not _MISSING:
             by_value.setdefault(value, []).append(doc["_id"])
 
-    def candidate_ids(self, field: str, expected: Any) -> list[Any] | None:
-        """Ids that may match `field == expected` (or `$in`); None: no index usable now."""
-        if self.suspended:
-            return None
+    def buckets(self, field: str, expected: Any) -> list[list[Any]]:
+        """Id lists that together hold every document that may match `field == expected`
+        (or `$in`), without copying them: the caller picks the smallest set of buckets."""
         if field not in self._fields:
             by_value: dict[Any, list[Any]] = {}
             always: list[Any] = []
@@ -133,8 +132,8 @@ class FieldIndexes:
             self._fields[field] = (by_value, always)
         by_value, always = self._fields[field]
         values = expected if type(expected) is frozenset else (expected,)
-        ids = [i for value in values for i in by_value.get(value, ())]
-        return ids + always if always else ids
+        found = [by_value[value] for value in values if value in by_value]
+        return [*found, always] if always else found
 
 
 def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
@@ -155,8 +154,11 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
         elif _in_scalars(by_id):
             ids = list(dict.fromkeys(by_id["$in"]))
         elif checks and not indexes.suspended:
-            narrowest = min((indexes.candidate_ids(f, v) or [] for f, v in checks), key=len)
-            ids = list(dict.fromkeys(narrowest))
+            narrowest = min(
+                (indexes.buckets(f, v) for f, v in checks),
+                key=lambda lists: sum(len(ids) for ids in lists),
+            )
+            ids = list(dict.fromkeys(i for bucket in narrowest for i in bucket))
         else:
             ids = None
         if ids is None:
