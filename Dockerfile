@@ -16,9 +16,12 @@ COPY schemas/ schemas/
 COPY storage/ storage/
 COPY handlers/ handlers/
 COPY http_facade/ http_facade/
-RUN pip install . && rm -rf /root/.cache
+RUN pip install . && rm -rf /root/.cache build *.egg-info
 
 USER crm
-EXPOSE 8001
-ENV CRM_HTTP_HOST=0.0.0.0 CRM_HTTP_PORT=8001
+# 8001: the API (`crm api`); 8002: the worker's /health, /ready and /internal/metrics.
+EXPOSE 8001 8002
+ENV CRM_HTTP_HOST=0.0.0.0 CRM_HTTP_PORT=8001 CRM_WORKER_HTTP_PORT=8002 CRM_LOG_FORMAT=json
+# Exec form: `crm` is PID 1 and gets SIGTERM itself (both processes stop gracefully on it).
+STOPSIGNAL SIGTERM
 CMD ["crm", "api"]

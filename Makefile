@@ -25,8 +25,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -rs
 
+# The same behaviour tests on real Kafka (KRaft) + MongoDB through testcontainers: only the
+# `containers` variants (marker `integration`). Needs a Docker engine; without one they skip
+# with one reason line (as they do in `make test`, which collects them too).
 test-integration: $(STAMP)
-	$(BIN)/python -m pytest -q -rs -m integration tests/integration
+	$(BIN)/python -m pytest -q -rs -m integration
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,17 +2,23 @@
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
+from pydantic import ValidationError
 
 from crm import topic_cli
 from crm.contracts import write_contracts
-from crm.runtime import Runtime
+from crm.logging_setup import configure_logging
+from crm.probes import ProbeServer
+from crm.runtime import Role, Runtime
 from crm.settings import ConfigurationError, Settings
+from crm.startup import StartupError
 from crm.web import build_app
 from http_facade.auth import mint_token
 
@@ -23,22 +29,123 @@ DEV_PERMISSIONS = [
     "crm.read",
     "crm.write",
 ]
+EXIT_CONFIGURATION = 2  # the environment is unsafe or malformed: fix it, do not restart
+EXIT_UNAVAILABLE = 1  # a dependency stayed unreachable through every start-up attempt
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+ROLES: dict[str, Role] = {"run": "all", "api": "api", "worker": "worker"}
 log = logging.getLogger("crm")
 
 
-def _settings() -> Settings:
-    settings = Settings()
+def _refuse(message: str, code: int) -> NoReturn:
+    log.critical("refusing to start: %s", message)
+    sys.exit(code)
+
+
+def _production_settings(settings: Settings) -> Settings:
     try:
         settings.validate_for_production()
     except ConfigurationError as exc:
-        sys.exit(f"crm: refusing to start: {exc}")
+        _refuse(str(exc), EXIT_CONFIGURATION)
     return settings
 
 
-def _serve(settings: Settings, role: str) -> None:
-    runtime = Runtime(settings, role="all" if role == "run" else "api")
+async def _start_unless_stopped(runtime: Runtime, stop: asyncio.Event) -> bool:
+    """Start the runtime; a stop signal during the (retrying) start-up abandons it."""
+    starting = asyncio.ensure_future(runtime.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if starting.done():
+        starting.result()  # StartupError propagates
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    log.info("stop requested during start-up")
+    return False
+
+
+def _on_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _off_stop_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.remove_signal_handler(sig)
+
+
+async def _serve(settings: Settings, role: Role) -> None:
+    """The facade (`api`), or facade + worker (`run`): connect first, then serve HTTP.
+
+    Uvicorn owns SIGTERM once serving: it stops accepting, finishes in-flight requests
+    (bounded by CRM_SHUTDOWN_TIMEOUT_S), then the lifespan stops the runtime.
+    """
+    runtime = Runtime(settings, role=role)
     app = build_app(runtime)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,  # our JSON handler (crm.logging_setup) already owns logging
+            access_log=False,  # the facade writes its own access line (route templates only)
+            timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        )
+    )
+    stop = asyncio.Event()
+    _on_stop_signals(stop)
+    try:
+        started = await _start_unless_stopped(runtime, stop)
+    except BaseException:
+        await runtime.stop()
+        raise
+    finally:
+        _off_stop_signals()
+    if not started:
+        await runtime.stop()
+        return
+    try:
+        await server.serve()
+    finally:
+        await runtime.stop()  # a no-op after the lifespan stopped it
+
+
+async def _run_worker(settings: Settings) -> None:
+    """Consume until SIGTERM/SIGINT, then stop gracefully: no new messages, in-flight ones
+    finish and are committed, their events are relayed, the clients close."""
+    runtime = Runtime(settings, role="worker")
+    stop = asyncio.Event()
+    _on_stop_signals(stop)
+    probes = None
+    if settings.worker_http_port:
+        probes = ProbeServer(runtime.readiness, settings.http_host, settings.worker_http_port)
+        try:
+            await probes.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.http_host}:{settings.worker_http_port} for the "
+                f"worker probes (CRM_WORKER_HTTP_PORT): {exc}"
+            ) from exc
+    try:
+        if await _start_unless_stopped(runtime, stop):
+            log.info(
+                "worker consuming %s and %s as group %s",
+                settings.topics.commands,
+                settings.topics.integration_events,
+                settings.consumer_group,
+            )
+            await stop.wait()
+            log.info("stop signal: finishing in-flight messages, then closing")
+    finally:
+        await runtime.stop()
+        if probes is not None:
+            await probes.stop()
+        _off_stop_signals()
 
 
 def _print_quickstart(settings: Settings) -> None:
@@ -64,21 +171,7 @@ def _print_quickstart(settings: Settings) -> None:
     print(f"  API docs: {base}/docs\n", flush=True)
 
 
-async def _run_worker(settings: Settings) -> None:
-    runtime = Runtime(settings, role="worker")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
-    log.info("worker started: consuming %s", settings.topics.commands)
-    await stop.wait()
-    log.info("stopping: finishing in-flight messages")
-    await runtime.stop()
-
-
-def _token(args: argparse.Namespace) -> None:
-    settings = Settings()
+def _token(args: argparse.Namespace, settings: Settings) -> None:
     try:
         secret = settings.effective_jwt_secret
     except ConfigurationError as exc:
@@ -110,23 +203,45 @@ def main(argv: list[str] | None = None) -> None:
     contracts = commands.add_parser("contracts", help="write api_contract.yaml and asyncapi.yaml")
     contracts.add_argument("--dir", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    role = ROLES.get(args.command, args.command)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        configure_logging(role=role)
+        problems = "; ".join(
+            f"CRM_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        _refuse(f"invalid environment: {problems}", EXIT_CONFIGURATION)
+    configure_logging(
+        role=role,
+        level=settings.log_level,
+        fmt=settings.log_format,
+        secrets=[settings.jwt_secret or ""],
+    )
+    try:
+        _dispatch(args, settings)
+    except StartupError as exc:
+        _refuse(str(exc), EXIT_UNAVAILABLE)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "token":
-        _token(args)
+        _token(args, settings)
     elif args.command == "publish":
-        asyncio.run(topic_cli.publish_file(Settings(), args.file, args.topic))
+        asyncio.run(topic_cli.publish_file(settings, args.file, args.topic))
     elif args.command == "tail":
-        asyncio.run(topic_cli.tail(Settings(), args.from_beginning))
+        asyncio.run(topic_cli.tail(settings, args.from_beginning))
     elif args.command == "contracts":
         for path in write_contracts(args.dir):
             print(f"wrote {path}")
     elif args.command == "worker":
-        asyncio.run(_run_worker(_settings()))
+        asyncio.run(_run_worker(_production_settings(settings)))
     else:
-        settings = _settings()
+        _production_settings(settings)
         if args.command == "run":
             _print_quickstart(settings)
-        _serve(settings, args.command)
+        asyncio.run(_serve(settings, ROLES[args.command]))
 
 
 if __name__ == "__main__":

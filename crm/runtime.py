@@ -8,11 +8,20 @@ the outbox relay).
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from typing import Any, Literal
 
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
 
-from crm.settings import Settings
+from crm.logging_setup import MessageLogContext
+from crm.settings import Settings, redacted_url
+from crm.startup import NotUsable, with_retries
 from crm.topic_log import TopicLog
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
@@ -21,11 +30,14 @@ from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from handlers.subscribers import register_command_subscriber, register_integration_subscriber
-from storage.database import open_store
+from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
+from storage.leases import Lease
 
 RELAY_STOP_TIMEOUT_S = 10.0
+RELAY_LEASE_TTL_S = 15.0  # a relay that stops renewing is replaced after this long
+READINESS_TIMEOUT_S = 2.0
 Role = Literal["all", "api", "worker"]
 log = logging.getLogger("crm")
 
@@ -38,19 +50,28 @@ class Runtime:
         self.settings = settings
         self.role = role
         self.topics = settings.topics
-        self.store = open_store(settings.mongo_url, settings.mongo_db)
+        self.store = _open_store(settings, role)
         self.topic_log = TopicLog() if settings.embedded_broker else None
+        middlewares: list[Any] = [
+            MessageLogContext,  # log lines of a consumed message name its command and tenant
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name="crm"),
+        ]
+        if self.topic_log is not None:
+            middlewares.insert(0, self.topic_log.middleware())
         self.broker = KafkaBroker(
-            "embedded:9092" if settings.embedded_broker else (settings.kafka_url or ""),
-            middlewares=[self.topic_log.middleware()] if self.topic_log else (),
+            "embedded:9092" if settings.embedded_broker else settings.kafka_servers,
+            middlewares=middlewares,
             description="CRM worker: commands in, change events out.",
-            graceful_timeout=15.0,
+            graceful_timeout=settings.shutdown_timeout_s,
+            logger=logging.getLogger("crm.kafka"),
+            log_level=logging.DEBUG,  # per-message lines; our own log lines say what matters
         )
         self.processor = CommandProcessor(self.store.db)
         self.relay = OutboxRelay(
             CommandJournal(self.store.db),
             self.publish_event,
             interval_s=settings.relay_interval_s,
+            lease=Lease(self.store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
         locks = KeyedLock()  # one customer's commands and integration events never interleave
@@ -81,37 +102,141 @@ class Runtime:
             )
         self._embedded_broker: TestKafkaBroker | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._started = False
+        self._accepting = False  # started and not stopping: what readiness reports
+        self._stopped = False
 
     @property
     def runs_worker(self) -> bool:
         return self.role in ("all", "worker")
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def required_topics(self) -> list[str]:
+        """Topics this role uses; start-up waits for them (they are provisioned, not guessed)."""
+        if not self.runs_worker:
+            return [self.topics.commands]
+        return [
+            self.topics.commands,
+            self.topics.integration_events,
+            self.topics.customer_events,
+            self.topics.commands_dlq,
+        ]
+
     async def start(self) -> None:
-        await ensure_indexes(self.store.db)
-        if self.settings.embedded_broker:
+        """Connect the store and the broker (bounded retries), then consume and relay.
+
+        Raises `crm.startup.StartupError` when a dependency stays unreachable.
+        """
+        if self._started:
+            return
+        settings = self.settings
+        retry: dict[str, Any] = {
+            "attempts": settings.startup_attempts,
+            "backoff_s": settings.startup_backoff_s,
+            "max_backoff_s": settings.startup_backoff_max_s,
+        }
+        store_at = "memory" if self.store.embedded else redacted_url(settings.mongo_url)
+        await with_retries(self._prepare_store, what="MongoDB", where=store_at, **retry)
+        if settings.embedded_broker:
             # The in-process broker: FastStream's test broker delivers each publish to
             # the same subscribers, inline, with no Kafka behind it.
             self._embedded_broker = TestKafkaBroker(self.broker)
             await self._embedded_broker.__aenter__()
         else:
-            await self.broker.start()
+            await with_retries(
+                self._start_broker,
+                what="Kafka",
+                where=settings.kafka_url or "",
+                cleanup=self._stop_broker_quietly,
+                **retry,
+            )
         if self.runs_worker:
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        self._started = True
+        self._accepting = True
+        log.info(
+            "%s started: store %s, broker %s",
+            self.role,
+            store_at,
+            "embedded" if settings.embedded_broker else settings.kafka_url,
+        )
+
+    async def _prepare_store(self) -> None:
+        if not self.store.embedded:
+            await self.store.db.command("ping")
+        await ensure_indexes(self.store.db)
+
+    async def _start_broker(self) -> None:
+        # A throw-away admin client first: it tells "unreachable" and "topics missing" apart
+        # and, unlike a failed broker start, leaves no half-started producer behind.
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_servers, client_id="crm-startup"
+        )
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+        finally:
+            await admin.close()
+        missing = [topic for topic in self.required_topics() if topic not in existing]
+        if missing:
+            raise NotUsable(
+                f"topic(s) {', '.join(missing)} do not exist; create them first "
+                "(docker compose does it with its kafka-topics service; see README)"
+            )
+        await self.broker.start()
+
+    async def _stop_broker_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
 
     async def stop(self) -> None:
-        if self._relay_task is not None:
-            self.relay.stop()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._relay_task), RELAY_STOP_TIMEOUT_S)
-            except TimeoutError:
-                self._relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._relay_task
+        """Graceful stop: no new messages, in-flight ones finish and are committed, their
+        events are relayed, then the clients close. Safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._accepting = False
+        if self._embedded_broker is None and self.runs_worker and self._started:
+            await self._stop_consuming()
+        await self._stop_relay()
         if self._embedded_broker is not None:
             await self._embedded_broker.__aexit__(None, None, None)
         else:
-            await self.broker.stop()
+            await self._stop_broker_quietly()
         await self.store.close()
+        log.info("%s stopped", self.role)
+
+    async def _stop_consuming(self) -> None:
+        """Stop the subscribers: FastStream waits (graceful timeout) for in-flight messages,
+        which ack (commit) as they finish; then the consumers leave the group."""
+        results = await asyncio.gather(
+            *(subscriber.stop() for subscriber in self.broker.subscribers),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.warning("a subscriber did not stop cleanly: %r", result)
+
+    async def _stop_relay(self) -> None:
+        if self._relay_task is None:
+            return
+        self.relay.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._relay_task), RELAY_STOP_TIMEOUT_S)
+        except TimeoutError:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        if self._embedded_broker is None:
+            # One last pass: the events of the commands that finished while stopping.
+            try:
+                await asyncio.wait_for(self.relay.run_once(), RELAY_STOP_TIMEOUT_S)
+                await self.relay.release()  # another worker's relay takes over at once
+            except Exception as exc:  # they stay in the outbox for the next relay
+                log.warning("final relay pass failed; events stay in the outbox: %r", exc)
 
     async def publish_command(self, envelope: dict[str, Any], key: bytes) -> None:
         await self.broker.publish(envelope, self.topics.commands, key=key, headers=JSON_HEADERS)
@@ -135,4 +260,33 @@ class Runtime:
     async def broker_ready(self) -> bool:
         if self.settings.embedded_broker:
             return self._embedded_broker is not None
-        return await self.broker.ping(timeout=2.0)
+        return await self.broker.ping(timeout=READINESS_TIMEOUT_S)
+
+    async def store_ready(self) -> bool:
+        try:
+            return await asyncio.wait_for(self.store.ping(), READINESS_TIMEOUT_S)
+        except TimeoutError:
+            return False
+
+    async def readiness(self) -> dict[str, bool]:
+        """`/ready`: started and not stopping, and both the broker and the store answer."""
+        broker, store = await asyncio.gather(self.broker_ready(), self.store_ready())
+        return {"started": self._accepting, "broker": broker, "store": store}
+
+
+def _open_store(settings: Settings, role: Role) -> Store:
+    """The in-memory store, or a MongoDB client with the configured selection timeout."""
+    if settings.embedded_store:
+        return open_store(None, settings.mongo_db)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=int(settings.mongo_timeout_s * 1000),
+        appname=f"crm-{role}",
+    )
+    return Store(client, client[settings.mongo_db], embedded=False)
+
+
+def _process_identity() -> str:
+    """Who holds a lease: host, process and a per-start nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -1,10 +1,13 @@
 """Environment-only configuration (pydantic-settings), with loud failures on unsafe values."""
 
+import re
 from functools import cached_property
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo.uri_parser import parse_uri
 
 from schemas.topics import Topics
 
@@ -13,8 +16,20 @@ MIN_SECRET_LENGTH = 32
 EMBEDDED_DEV_SECRET = "embedded-dev-secret-not-for-production-use"
 
 
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@", re.I
+)
+
+
 class ConfigurationError(RuntimeError):
     """Start-up refused: the environment is unsafe or malformed."""
+
+
+def redacted_url(url: str | None) -> str:
+    """A URL fit for logs and messages: any `user:password@` becomes `user:***@`."""
+    if url is None:
+        return "<unset>"
+    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", url)
 
 
 class Settings(BaseSettings):
@@ -37,6 +52,18 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=0.0, ge=0)  # per tenant; 0 = off
     rate_limit_burst: int = Field(default=50, ge=1)
 
+    # Start-up: each of MongoDB and Kafka is tried this many times, with exponential backoff
+    # (startup_backoff_s, doubling, capped at startup_backoff_max_s); then the process exits.
+    startup_attempts: int = Field(default=10, ge=1, le=1000)
+    startup_backoff_s: float = Field(default=1.0, ge=0, le=60)
+    startup_backoff_max_s: float = Field(default=30.0, ge=0, le=600)
+    mongo_timeout_s: float = Field(default=5.0, gt=0, le=120)  # server selection timeout
+    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=600)  # in-flight work on SIGTERM
+    # The worker's own HTTP port for /health, /ready and /internal/metrics (0 = none).
+    worker_http_port: int = Field(default=8002, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
     topic_commands: str = "crm.commands"
     topic_integration_events: str = "crm.integration.events"
     topic_customer_events: str = "crm.customer-events"
@@ -47,9 +74,25 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @property
     def embedded_broker(self) -> bool:
         return self.kafka_url in (None, "memory")
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        """`CRM_KAFKA_URL` as the bootstrap list (a single comma-separated string handed to
+        the broker would be taken as one host)."""
+        return [server.strip() for server in (self.kafka_url or "").split(",") if server.strip()]
 
     @property
     def embedded_store(self) -> bool:
@@ -79,24 +122,61 @@ class Settings(BaseSettings):
 
     def validate_for_production(self) -> None:
         """Refuse to start with a missing/short secret or malformed URLs outside embedded mode."""
-        if not self.embedded and (not self.jwt_secret or len(self.jwt_secret) < MIN_SECRET_LENGTH):
-            raise ConfigurationError(
-                f"CRM_JWT_SECRET must be set to at least {MIN_SECRET_LENGTH} characters "
-                "when Kafka or MongoDB is configured"
-            )
-        if self.mongo_url not in (None, "memory") and urlsplit(self.mongo_url).scheme not in (
-            "mongodb",
-            "mongodb+srv",
+        if not self.embedded:
+            if not self.jwt_secret or len(self.jwt_secret) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    f"CRM_JWT_SECRET must be set to at least {MIN_SECRET_LENGTH} characters "
+                    "when Kafka or MongoDB is configured"
+                )
+            if self.jwt_secret == EMBEDDED_DEV_SECRET:
+                raise ConfigurationError(
+                    "CRM_JWT_SECRET is the public embedded-mode dev secret; set your own"
+                )
+        if not self.embedded_store:
+            _check_mongo_url(self.mongo_url or "")
+        if not self.embedded_broker:
+            _check_kafka_url(self.kafka_url or "")
+        for name in (
+            "topic_commands",
+            "topic_integration_events",
+            "topic_customer_events",
+            "topic_commands_dlq",
+            "consumer_group",
         ):
+            value = getattr(self, name)
+            if not _KAFKA_NAME.fullmatch(value):
+                raise ConfigurationError(
+                    f"CRM_{name.upper()} must be 1-249 characters of letters, digits, "
+                    f"'.', '_' or '-', got {value!r}"
+                )
+
+
+_KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _check_mongo_url(url: str) -> None:
+    shown = redacted_url(url)
+    scheme = urlsplit(url).scheme
+    if scheme not in ("mongodb", "mongodb+srv"):
+        raise ConfigurationError(
+            f"CRM_MONGO_URL must be a mongodb:// or mongodb+srv:// URL or 'memory', got {shown!r}"
+        )
+    if scheme == "mongodb+srv":  # parsing it would resolve DNS; the host is checked instead
+        if not urlsplit(url).hostname:
+            raise ConfigurationError(f"CRM_MONGO_URL has no host: {shown!r}")
+        return
+    try:
+        parse_uri(url)
+    except Exception as exc:  # InvalidURI, ConfigurationError, ValueError (bad port)
+        reason = redacted_url(str(exc))
+        raise ConfigurationError(f"CRM_MONGO_URL is malformed ({reason}): {shown!r}") from None
+
+
+def _check_kafka_url(url: str) -> None:
+    for server in url.split(","):
+        host, _, port = server.strip().rpartition(":")
+        valid_host = bool(host) and not any(c in host for c in "/@ ") and host != "["
+        if not valid_host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigurationError(
-                f"CRM_MONGO_URL must be a mongodb:// or mongodb+srv:// URL or 'memory', "
-                f"got {self.mongo_url!r}"
+                f"CRM_KAFKA_URL must be host:port[,host:port...] or 'memory', got {url!r}"
             )
-        if not self.embedded_broker and self.kafka_url is not None:
-            for server in self.kafka_url.split(","):
-                host, _, port = server.strip().rpartition(":")
-                if not host or not port.isdigit():
-                    raise ConfigurationError(
-                        f"CRM_KAFKA_URL must be host:port[,host:port...] or 'memory', "
-                        f"got {self.kafka_url!r}"
-                    )

@@ -52,7 +52,7 @@ def load_messages(path: Path) -> list[dict[str, Any]]:
 def _broker(settings: Settings) -> KafkaBroker:
     if settings.embedded_broker:
         sys.exit(f"crm: {NEEDS_KAFKA}")
-    return KafkaBroker(settings.kafka_url or "")
+    return KafkaBroker(settings.kafka_servers)
 
 
 async def publish_file(settings: Settings, path: Path, topic: str | None) -> None:

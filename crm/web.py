@@ -50,14 +50,15 @@ def facade_context(runtime: Runtime) -> FacadeContext:
 
 
 def build_app(runtime: Runtime) -> FastAPI:
-    """The app; starting it starts the runtime (broker, store indexes, relay)."""
+    """The app; starting it starts the runtime (broker, store indexes, relay) unless it
+    was started before (the CLI does, to report connection attempts before serving)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+        await runtime.start()  # a no-op when already started
         try:
             yield
         finally:
             await runtime.stop()
 
-    return create_app(facade_context(runtime), lifespan=lifespan)
+    return create_app(facade_context(runtime), lifespan=lifespan, readiness=runtime.readiness)

@@ -3,6 +3,9 @@
 The outcome tells the subscriber what to do with the offset: `processed` and
 `dead_lettered` are acked (the partition moves on); `retry_later` is not (the store is
 unreachable: the message is redelivered rather than lost or dead-lettered).
+
+A message whose value is larger than `max_message_bytes` (default 1 MiB) is dead-lettered
+as `too_large` before anything decodes it.
 """
 
 import asyncio
@@ -15,7 +18,12 @@ from typing import TypeVar
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 
-from handlers.dead_letters import DeadLetters, RawMessage
+from handlers.dead_letters import (
+    TOO_LARGE_SAMPLE_BYTES,
+    DeadLetters,
+    RawMessage,
+    validation_summary,
+)
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
@@ -24,6 +32,7 @@ from schemas.envelope import CommandEnvelope, CommandResult
 log = logging.getLogger("crm.worker")
 
 T = TypeVar("T")
+MAX_MESSAGE_BYTES = 1024 * 1024  # default bound of a consumed message's value
 # Called after a command was processed (also on a redelivery that found it done), outside
 # the key's lock; a transient store error it raises leaves the command for redelivery.
 AfterCommand = Callable[[CommandEnvelope, CommandResult], Awaitable[None]]
@@ -59,7 +68,21 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
         return CommandEnvelope.model_validate(raw)
     except ValidationError as exc:
         unknown_type = any(error["loc"][:1] == ("type",) for error in exc.errors())
-        raise Poison("unknown_type" if unknown_type else "invalid_envelope", str(exc)) from exc
+        reason = "unknown_type" if unknown_type else "invalid_envelope"
+        raise Poison(reason, validation_summary(exc)) from exc
+
+
+async def dead_letter_if_too_large(
+    message: RawMessage, max_bytes: int, dead_letters: DeadLetters, what: str
+) -> bool:
+    """Dead-letter (`too_large`) a message whose value is over `max_bytes`, undecoded."""
+    size = len(message.value)
+    if size <= max_bytes:
+        return False
+    error = f"message value of {size} bytes is larger than the limit of {max_bytes} bytes"
+    log.warning("dead-lettering %s: too_large: %s", what, error)
+    await dead_letters.send(message, "too_large", error, keep_bytes=TOO_LARGE_SAMPLE_BYTES)
+    return True
 
 
 async def with_retries(
@@ -101,6 +124,7 @@ class CommandConsumer:
         on_processed: Callable[[], None] | None = None,
         locks: KeyedLock | None = None,
         after_command: AfterCommand | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self._processor = processor
         self._dead_letters = dead_letters
@@ -109,8 +133,13 @@ class CommandConsumer:
         self._on_processed = on_processed
         self._locks = locks or KeyedLock()
         self._after_command = after_command
+        self._max_message_bytes = max_message_bytes
 
     async def consume(self, message: RawMessage) -> Outcome:
+        if await dead_letter_if_too_large(
+            message, self._max_message_bytes, self._dead_letters, "command"
+        ):
+            return Outcome.DEAD_LETTERED
         try:
             envelope = decode_envelope(message.value)
             async with self._locks.hold(message.key or envelope.tenant_id.encode()):

@@ -37,7 +37,7 @@ A release that still does not resolve leaves the event parked (its reason refres
 Parking re-checks the resolution right after the insert, and a release reads the parked
 events right after the binding is applied, so an event parked while its identity is being
 bound is applied by one side or the other (both is harmless: the journal dedupes).
-Poison (not JSON, not a CloudEvent, unknown type, invalid data) is dead-lettered with the
+Poison (too large, not JSON, not a CloudEvent, unknown type, invalid data) is dead-lettered with the
 original key and value; a transient store error leaves the event for redelivery.
 """
 
@@ -50,8 +50,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.command_consumer import Outcome, Poison, is_transient, with_retries
-from handlers.dead_letters import DeadLetters, RawMessage
+from handlers.command_consumer import (
+    MAX_MESSAGE_BYTES,
+    Outcome,
+    Poison,
+    dead_letter_if_too_large,
+    is_transient,
+    with_retries,
+)
+from handlers.dead_letters import DeadLetters, RawMessage, validation_summary
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from schemas.base import CamelModel, iso, iso_now
@@ -184,7 +191,7 @@ def parse_event(raw: Any) -> IntegrationEvent:
     try:
         cloud = CloudEvent.model_validate(raw)
     except ValidationError as exc:
-        raise Poison("not_cloudevent", str(exc)) from exc
+        raise Poison("not_cloudevent", validation_summary(exc)) from exc
     try:
         event_type = IntegrationEventType(cloud.type)
     except ValueError:
@@ -192,7 +199,9 @@ def parse_event(raw: Any) -> IntegrationEvent:
     try:
         data = DATA_MODELS[event_type].model_validate(cloud.data)
     except ValidationError as exc:
-        raise Poison("invalid_data", f"data of {event_type.value}: {exc}") from exc
+        raise Poison(
+            "invalid_data", f"data of {event_type.value}: {validation_summary(exc)}"
+        ) from exc
     return IntegrationEvent(cloud, event_type, data, raw)
 
 
@@ -258,6 +267,7 @@ class IntegrationEventConsumer:
         retries: int = 5,
         backoff_s: float = 0.05,
         on_processed: Callable[[], None] | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self._db = db
         self._processor = processor
@@ -266,12 +276,17 @@ class IntegrationEventConsumer:
         self._retries = retries
         self._backoff_s = backoff_s
         self._on_processed = on_processed
+        self._max_message_bytes = max_message_bytes
         self._journal = CommandJournal(db)
         self._customers = CustomerRepository(db)
         self._bindings = BindingRepository(db)
         self._parked = ParkedEventRepository(db)
 
     async def consume(self, message: RawMessage) -> Outcome:
+        if await dead_letter_if_too_large(
+            message, self._max_message_bytes, self._dead_letters, "integration event"
+        ):
+            return Outcome.DEAD_LETTERED
         try:
             event = decode_event(message)
             await with_retries(

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from handlers.dead_letters import validation_summary
 from handlers.decision import CommandContext, Decision, EventDraft
 from handlers.registry import use_case_for
 from schemas.base import iso_now
@@ -57,7 +58,8 @@ class CommandProcessor:
         try:
             payload = use_case.payload_model.model_validate(envelope.payload)
         except ValidationError as exc:
-            raise InvalidCommand(f"payload of {envelope.type.value}: {exc}") from exc
+            summary = validation_summary(exc)
+            raise InvalidCommand(f"payload of {envelope.type.value}: {summary}") from exc
         return await use_case.decide(CommandContext(envelope, payload), self._db)
 
     async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.ids import partition_key
 from storage.journal import CommandJournal
+from storage.leases import Lease
 
 log = logging.getLogger("crm.relay")
 
@@ -35,9 +36,11 @@ class OutboxRelay:
         *,
         batch: int = 100,
         interval_s: float = 0.2,
+        lease: Lease | None = None,
     ) -> None:
         self._journal = journal
         self._publish = publish
+        self._lease = lease  # with several workers: only the holder publishes
         self._batch = batch
         self._interval_s = interval_s
         self._wake = asyncio.Event()
@@ -48,15 +51,25 @@ class OutboxRelay:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Publish everything pending; returns how many events went out."""
+        """Publish everything pending; returns how many events went out (0 without the
+        lease: another worker's relay is publishing)."""
         sent = 0
-        while docs := await self._journal.unpublished(self._batch):
+        while await self._holds_lease() and (docs := await self._journal.unpublished(self._batch)):
             for doc in docs:
                 for event in doc["events"]:
                     await self._publish(wire_event(event), event_key(event))
                     sent += 1
             await self._journal.mark_published([doc["_id"] for doc in docs])
         return sent
+
+    async def _holds_lease(self) -> bool:
+        """Renewed before every batch, so a long backlog keeps it."""
+        return self._lease is None or await self._lease.acquire()
+
+    async def release(self) -> None:
+        """Let another worker's relay take over at once."""
+        if self._lease is not None:
+            await self._lease.release()
 
     def stop(self) -> None:
         """Finish the current pass, then leave `run` (graceful shutdown)."""

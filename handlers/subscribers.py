@@ -46,6 +46,9 @@ def _subscribe(
     @broker.subscriber(
         topic,
         group_id=group_id,
+        # A new consumer group starts at the oldest retained message: with FastStream's
+        # default ("latest") a first deploy would skip commands already on the topic.
+        auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         title=title,
         description=description,

@@ -1,13 +1,13 @@
 """The FastAPI application: both API families, system routes, and embedded dev routes."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from http_facade import dev_routes, integration_routes, profile_routes, system_routes
+from http_facade import dev_routes, integration_routes, metrics, profile_routes, system_routes
 from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
@@ -41,7 +41,9 @@ async def _on_pending(request: Request, exc: Exception) -> JSONResponse:
 def create_app(
     context: FacadeContext,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None,
 ) -> FastAPI:
+    """The app. `readiness` answers `/ready` (default: the health checks of the context)."""
     app = FastAPI(
         title="CRM worker service",
         version="1.0.0",
@@ -49,6 +51,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.state.readiness = readiness or context.health
     install_error_handlers(app)
     app.add_exception_handler(CommandPending, _on_pending)
     if context.rate_limit_per_s > 0:
@@ -56,8 +59,10 @@ def create_app(
             TenantRateLimit, per_second=context.rate_limit_per_s, burst=context.rate_limit_burst
         )
     app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
-    app.add_middleware(RequestTiming)  # outermost: every answer carries the two headers
+    app.add_middleware(RequestTiming)  # every answer carries the two headers, and is logged
+    app.add_middleware(metrics.HttpMetrics)  # outermost: refused requests are counted too
     app.include_router(system_routes.router)
+    app.include_router(metrics.router)
     app.include_router(profile_routes.router)
     app.include_router(integration_routes.router)
     for router in CRM_V2_ROUTERS:

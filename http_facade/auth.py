@@ -1,5 +1,12 @@
-"""Bearer JWT (HS256) authentication, permissions and the tenant of a request."""
+"""Bearer JWT (HS256) authentication, permissions and the tenant of a request.
 
+Refused with 401: no token, a bad signature, `alg: none` or any algorithm but HS256, no
+`exp` (or `sub`/`tenant`), an expired token, a token issued in the future (`iat` more
+than `CLOCK_SKEW_S` ahead), claims of the wrong type. A tenant header that is not the
+token's tenant is a 403.
+"""
+
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +19,7 @@ from schemas.errors import ErrorCode, ErrorKind
 ALGORITHM = "HS256"
 PII_PERMISSION = "customers.pii"
 CLOCK_SKEW_S = 30
+MAX_CLAIM_ID = 128  # `sub` and `tenant` become command ids (`actorId`, `tenantId`): same bound
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,22 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
         raise _unauthorized("token expired") from None
     except jwt.InvalidTokenError as exc:
         raise _unauthorized(f"invalid token: {exc}") from None
+    # PyJWT 2.15 refuses a future `iat` itself; older and newer releases have differed on
+    # this, so it is checked here too (`iat` is an integer once PyJWT has accepted it).
+    if "iat" in claims and int(claims["iat"]) > time.time() + CLOCK_SKEW_S:
+        raise _unauthorized("invalid token: issued in the future (iat)")
     permissions = claims.get("permissions", [])
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise _unauthorized("invalid token: permissions must be a list of strings")
-    if not isinstance(claims["sub"], str) or not isinstance(claims["tenant"], str):
-        raise _unauthorized("invalid token: sub and tenant must be strings")
-    if not claims["sub"] or not claims["tenant"]:
-        raise _unauthorized("invalid token: empty sub or tenant")
+    for name in ("sub", "tenant"):
+        value = claims[name]
+        if not isinstance(value, str):
+            raise _unauthorized("invalid token: sub and tenant must be strings")
+        if not value or value != value.strip() or len(value) > MAX_CLAIM_ID:
+            raise _unauthorized(
+                f"invalid token: {name} must be 1–{MAX_CLAIM_ID} characters, "
+                "without surrounding spaces"
+            )
     return claims
 
 
@@ -92,8 +109,6 @@ def mint_token(
     secret: str, *, sub: str, tenant: str, permissions: list[str], ttl_s: int = 12 * 3600
 ) -> str:
     """A signed dev token (the `crm token` command)."""
-    import time
-
     now = int(time.time())
     claims = {
         "sub": sub,

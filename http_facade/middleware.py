@@ -1,14 +1,47 @@
-"""`X-Request-ID` (echoed, or generated) and `X-Response-Time` (ms) on every response.
+"""`X-Request-ID` (echoed, or generated) and `X-Response-Time` (ms) on every response,
+the request's log context (`requestId`, `tenantId`) and one access log line per request.
 
 A plain ASGI middleware: cheaper than BaseHTTPMiddleware on the hot read path.
 """
 
+import contextvars
+import logging
 import time
 import uuid
+from collections.abc import Mapping
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from http_facade.auth import decode_token
+from http_facade.errors import ApiError
+
 MAX_REQUEST_ID = 128
+UNMATCHED_ROUTE = "<unmatched>"  # no route answered (404, or a limit refused it before routing)
+
+access_log = logging.getLogger("crm.http.access")
+
+_REQUEST_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "crm_request_context", default=None
+)
+
+
+def request_log_context() -> Mapping[str, str]:
+    """`requestId` and (when the token is valid) `tenantId` of the request being served."""
+    return _REQUEST_CONTEXT.get() or {}
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/api/v1/crm/customers/{customerId}`), never the
+    raw path: path parameter values are put back as `{name}`. Unmatched: `<unmatched>`."""
+    if scope.get("route") is None:
+        return UNMATCHED_ROUTE
+    path = str(scope.get("path", ""))
+    params = scope.get("path_params") or {}
+    if not params:
+        return path
+    names = {str(value): f"{{{name}}}" for name, value in params.items()}
+    return "/".join(names.get(unquote(segment), segment) for segment in path.split("/"))
 
 
 class RequestTiming:
@@ -23,9 +56,17 @@ class RequestTiming:
         given = _header(scope, b"x-request-id")
         request_id = given[:MAX_REQUEST_ID] if given else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
+        context = {"requestId": request_id}
+        tenant = _tenant_of(scope)
+        if tenant is not None:
+            context["tenantId"] = tenant
+        token = _REQUEST_CONTEXT.set(context)
+        status = 500
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
@@ -33,7 +74,44 @@ class RequestTiming:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                route = route_template(scope)
+                access_log.info(
+                    "%s %s %d %.1fms",
+                    scope.get("method", ""),
+                    route,
+                    status,
+                    elapsed_ms,
+                    extra={
+                        "method": scope.get("method", ""),
+                        "route": route,
+                        "status": status,
+                        "durationMs": round(elapsed_ms, 2),
+                    },
+                )
+            _REQUEST_CONTEXT.reset(token)
+
+
+def _tenant_of(scope: Scope) -> str | None:
+    """The tenant of a request with a valid token (for logs only; routes authenticate)."""
+    header = _header(scope, b"authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    app = scope.get("app")
+    secret = getattr(getattr(getattr(app, "state", None), "context", None), "jwt_secret", None)
+    if scheme.lower() != "bearer" or not credentials.strip() or not isinstance(secret, str):
+        return None
+    try:
+        tenant = str(decode_token(credentials.strip(), secret)["tenant"])
+    except ApiError:
+        return None
+    asked = _header(scope, b"x-tenant-id")
+    return tenant if asked is None or asked == tenant else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

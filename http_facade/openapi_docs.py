@@ -6,6 +6,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from schemas.errors import ErrorCode
+from schemas.responses import (
+    CommandAccepted,
+    CrmApiError,
+    ProfileApiError,
+    ProfileApiSuccess,
+    ProfileCommandAccepted,
+)
 
 ResponseDoc = dict[str, Any]
 
@@ -14,6 +21,7 @@ def envelope_doc(what: str) -> ResponseDoc:
     """API A success: `{"success": true, "data": <what>}`."""
     return {
         "description": f'`{{"success": true, "data": ...}}` with {what}',
+        "model": ProfileApiSuccess,
         "content": {"application/json": {"example": {"success": True, "data": {}}}},
     }
 
@@ -21,6 +29,7 @@ def envelope_doc(what: str) -> ResponseDoc:
 def _api_a_error(status: int, code: str, message: str) -> ResponseDoc:
     return {
         "description": message,
+        "model": ProfileApiError,
         "content": {
             "application/json": {
                 "example": {"success": False, "error": {"message": message, "code": code}}
@@ -32,6 +41,7 @@ def _api_a_error(status: int, code: str, message: str) -> ResponseDoc:
 def _api_b_error(status: int, code: str, message: str) -> ResponseDoc:
     return {
         "description": message,
+        "model": CrmApiError,
         "content": {
             "application/json": {
                 "example": {
@@ -55,17 +65,17 @@ _ERRORS = (
     ),
     (404, ErrorCode.NOT_FOUND.value, "unknown id (or another tenant's)"),
     (409, "CONFLICT", "conflicts with existing data"),
+    (413, ErrorCode.PAYLOAD_TOO_LARGE.value, "request body larger than the configured limit"),
+    (429, ErrorCode.RATE_LIMITED.value, "too many requests for this tenant (see Retry-After)"),
 )
-_PENDING = {
-    "description": "accepted: the result was not ready within the reply timeout; poll `Location`",
-}
+_PENDING = "accepted: the result was not ready within the reply timeout; poll `Location`"
 
 API_A_ERRORS: dict[int | str, ResponseDoc] = {
-    202: _PENDING,
+    202: {"description": _PENDING, "model": ProfileCommandAccepted},
     **{status: _api_a_error(status, code, message) for status, code, message in _ERRORS},
 }
 API_B_ERRORS: dict[int | str, ResponseDoc] = {
-    202: _PENDING,
+    202: {"description": _PENDING, "model": CommandAccepted},
     **{status: _api_b_error(status, code, message) for status, code, message in _ERRORS},
 }
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
@@ -10,6 +10,7 @@ from http_facade.errors import ApiError
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_A_ERRORS, envelope_doc
 from http_facade.writes import send_command
+from schemas.base import Id
 from schemas.customer_profile import (
     AddInteractionRequest,
     AddServiceRecordRequest,
@@ -29,6 +30,9 @@ from storage.documents import public
 
 router = APIRouter(prefix="/api/v1/api/customers", tags=["API A — customer profile"])
 MAX_INTERACTIONS = 500
+# A path id is validated (and trimmed) as the command payloads' ids are: one the worker
+# would refuse (too long, blank) is a 400 here, never a command it has to dead-letter.
+PathId = Annotated[Id, Path()]
 
 
 def ok(data: Any, status_code: int = 200) -> JSONResponse:
@@ -51,7 +55,7 @@ async def _customer_or_404(ctx: Ctx, tenant_id: str, customer_id: str) -> Docume
     summary="客户档案查询",
     responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
 )
-async def get_customer(id: str, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
+async def get_customer(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await _customer_or_404(ctx, principal.tenant_id, id)
     return ok(masked(public(doc), principal.sees_pii))
 
@@ -75,7 +79,7 @@ async def create_customer(
     responses={200: envelope_doc("the binding"), **API_A_ERRORS},
 )
 async def bind_external(
-    id: str,
+    id: PathId,
     body: BindExternalIdentityRequest,
     request: Request,
     ctx: Ctx,
@@ -93,7 +97,7 @@ async def bind_external(
     summary="查询客户绑定关系",
     responses={200: envelope_doc("bindings, oldest first"), **API_A_ERRORS},
 )
-async def list_bindings(id: str, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
+async def list_bindings(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     await _customer_or_404(ctx, principal.tenant_id, id)
     bindings = await BindingRepository(ctx.db).of_customer(principal.tenant_id, id)
     return ok([public(doc) for doc in bindings])
@@ -105,7 +109,7 @@ async def list_bindings(id: str, ctx: Ctx, principal: CustomersRead) -> JSONResp
     responses={200: envelope_doc("the removed binding"), **API_A_ERRORS},
 )
 async def unbind_external(
-    id: str,
+    id: PathId,
     body: UnbindExternalIdentityRequest,
     request: Request,
     ctx: Ctx,
@@ -124,7 +128,7 @@ async def unbind_external(
     responses={200: envelope_doc("refreshed customer profile"), **API_A_ERRORS},
 )
 async def refresh_profile(
-    id: str, body: RefreshProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+    id: PathId, body: RefreshProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
     payload = {**body.wire(), "customerId": id}
     result = await send_command(
@@ -139,7 +143,7 @@ async def refresh_profile(
     responses={200: envelope_doc("interactions, newest first"), **API_A_ERRORS},
 )
 async def list_interactions(
-    id: str,
+    id: PathId,
     ctx: Ctx,
     principal: CustomersRead,
     limit: int = Query(100, ge=1, le=MAX_INTERACTIONS, description="newest N interactions"),
@@ -156,7 +160,7 @@ async def list_interactions(
     responses={201: envelope_doc("service record with its commitments"), **API_A_ERRORS},
 )
 async def add_service_record(
-    id: str, body: AddServiceRecordRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+    id: PathId, body: AddServiceRecordRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
     payload = {**body.wire(), "customerId": id}
     result = await send_command(
@@ -171,8 +175,8 @@ async def add_service_record(
     responses={200: envelope_doc("the commitment"), **API_A_ERRORS},
 )
 async def update_commitment(
-    id: str,
-    commitmentId: str,
+    id: PathId,
+    commitmentId: PathId,
     body: UpdateCommitmentRequest,
     request: Request,
     ctx: Ctx,
@@ -192,7 +196,7 @@ async def update_commitment(
     responses={201: envelope_doc("the interaction"), **API_A_ERRORS},
 )
 async def add_interaction(
-    id: str, body: AddInteractionRequest, request: Request, ctx: Ctx, principal: CustomersWrite
+    id: PathId, body: AddInteractionRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
     payload = {**body.wire(), "customerId": id}
     result = await send_command(
@@ -207,7 +211,7 @@ async def add_interaction(
     responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
 )
 async def mark_vip(
-    id: str,
+    id: PathId,
     request: Request,
     ctx: Ctx,
     principal: CustomersWrite,

@@ -1,7 +1,8 @@
-"""The command-status resource (answers to 202s of both API families) and AsyncAPI."""
+"""The command-status resource (answers to 202s of both API families), AsyncAPI and
+readiness (`/ready`: started, broker and store reachable; liveness is API B's `/health`)."""
 
 import yaml
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from http_facade.context import AnyRead, Ctx
@@ -10,6 +11,7 @@ from http_facade.openapi_docs import API_B_ERRORS
 from schemas.errors import ErrorCode, ErrorKind
 
 router = APIRouter(tags=["system"])
+CRM_V2_PATH = "/api/v1/crm"
 
 
 @router.get(
@@ -35,3 +37,48 @@ async def asyncapi_json(ctx: Ctx) -> JSONResponse:
 async def asyncapi_yaml(ctx: Ctx) -> Response:
     text = yaml.safe_dump(ctx.asyncapi, sort_keys=False, allow_unicode=True)
     return Response(text, media_type="application/yaml")
+
+
+async def _readiness(request: Request) -> JSONResponse:
+    checks = await request.app.state.readiness()
+    ready = bool(checks) and all(checks.values())
+    body = {"status": "ready" if ready else "not_ready"}
+    body.update({name: "up" if ok else "down" for name, ok in checks.items()})
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: 200 when started and the broker and the store answer, else 503 (no token)",
+    responses={
+        200: {
+            "description": "ready for traffic",
+            "content": {
+                "application/json": {
+                    "example": {"status": "ready", "started": "up", "broker": "up", "store": "up"}
+                }
+            },
+        },
+        503: {
+            "description": "starting, stopping, or a dependency is unreachable",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "not_ready",
+                        "started": "up",
+                        "broker": "up",
+                        "store": "down",
+                    }
+                }
+            },
+        },
+    },
+)
+async def ready(request: Request) -> JSONResponse:
+    return await _readiness(request)
+
+
+@router.get(f"{CRM_V2_PATH}/ready", include_in_schema=False)
+async def ready_under_gateway(request: Request) -> JSONResponse:
+    """The same readiness answer under the gateway path."""
+    return await _readiness(request)

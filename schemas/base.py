@@ -1,9 +1,9 @@
 """Shared pydantic bases: camelCase on the wire, snake_case in Python."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 
@@ -47,6 +47,34 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Tags = Annotated[list[Tag], Field(max_length=50)]
 
 
+# Timestamps and dates are stored as fixed-width strings (`2026-11-21T08:00:00.123Z`), which
+# sort as strings only with four-digit years: the years a request may name are bounded so.
+MIN_YEAR = 1000
+MAX_YEAR = 9999
+_YEAR_RANGE = f"must lie in the years {MIN_YEAR}–{MAX_YEAR} (UTC)"
+
+
+def _bounded_moment(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year if value.tzinfo is not None else value.year
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"timestamp {_YEAR_RANGE}") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"timestamp {_YEAR_RANGE}")
+    return value
+
+
+def _bounded_day(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"date {_YEAR_RANGE}")
+    return value
+
+
+# Every timestamp/date field of a request, a command payload or an inbound event.
+Timestamp = Annotated[datetime, AfterValidator(_bounded_moment)]
+BoundedDate = Annotated[date, AfterValidator(_bounded_day)]
+
+
 def iso_now() -> str:
     """Now as a fixed-width UTC ISO-8601 string (stored so, it sorts lexicographically)."""
     return iso(utc_now())
@@ -56,6 +84,6 @@ def iso(moment: datetime) -> str:
     """A fixed-width UTC ISO-8601 string with milliseconds, e.g. `2026-11-21T08:00:00.000Z`."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    utc = moment.astimezone(UTC)
+    # Not strftime("%Y"): it does not pad years below 1000 to four digits on every platform.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"

@@ -1,12 +1,11 @@
 """API B contracts: the request body, the `contract.create` payload and contract statuses."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints
 
-from schemas.base import CamelModel, Id, Name
+from schemas.base import CamelModel, Id, Name, Timestamp
 from schemas.opportunities import PositiveAmount
 
 ContractNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -49,7 +48,7 @@ class CreateContractRequest(CamelModel):
     opportunity_id: Id | None = None
     name: Name | None = None
     amount: PositiveAmount
-    signed_at: datetime | None = None
+    signed_at: Timestamp | None = None
     status: ContractStatus = ContractStatus.ACTIVE
 
 

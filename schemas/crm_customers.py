@@ -1,8 +1,9 @@
 """API B (CRM v2) customer request bodies; the command payloads are in `schemas.customers`."""
 
-from typing import Self
+import math
+from typing import Any, Self
 
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from schemas.base import Name
@@ -45,8 +46,40 @@ class UpdateCustomerRequest(CustomerFields):
         return self
 
 
+MAX_ITEM_DEPTH = 8  # a customer is an object of strings and one list of strings
+
+
+def _sendable(items: list[Any]) -> str | None:
+    """Why `items` cannot be sent on as a command's JSON, or None. Python's JSON parser
+    accepts NaN/Infinity and lone UTF-16 surrogates (`"\ud800"`) that cannot be encoded
+    again, and any nesting depth (the command would not serialize). Iterative, so a deep
+    body cannot exhaust the stack here either."""
+    pending: list[tuple[Any, int]] = [(items, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_ITEM_DEPTH:
+            return f"items are nested deeper than {MAX_ITEM_DEPTH} levels"
+        if isinstance(value, str):
+            if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+                return "items hold a lone UTF-16 surrogate"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "items hold NaN or Infinity"
+        elif isinstance(value, dict):
+            pending += [(key, depth + 1) for key in value]
+            pending += [(item, depth + 1) for item in value.values()]
+        elif isinstance(value, list):
+            pending += [(item, depth + 1) for item in value]
+    return None
+
+
 class ImportCustomersRequest(ImportCustomers):
-    """`POST /customers/import`: 1–2000 items, each shaped like a `POST /customers` body."""
+    """`POST /customers/import`: 1–2000 items, each shaped like a `POST /customers` body.
+
+    Items are checked one by one by the worker (a bad one is reported `invalid`); here only
+    that they are JSON the command can carry (finite numbers, no lone surrogates, nested at
+    most 8 levels).
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -60,3 +93,11 @@ class ImportCustomersRequest(ImportCustomers):
             ]
         }
     )
+
+    @field_validator("items")
+    @classmethod
+    def _items_can_be_sent(cls, items: list[Any]) -> list[Any]:
+        problem = _sendable(items)
+        if problem is not None:
+            raise ValueError(problem)
+        return items

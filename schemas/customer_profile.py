@@ -1,12 +1,21 @@
 """API A (customer profile) request bodies and the command payloads built from them."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
-from schemas.base import CamelModel, Email, Id, LongText, Name, Phone, ShortText, Tags
+from schemas.base import (
+    CamelModel,
+    Email,
+    Id,
+    LongText,
+    Name,
+    Phone,
+    ShortText,
+    Tags,
+    Timestamp,
+)
 
 
 class CreateCustomerProfileRequest(CamelModel):
@@ -79,7 +88,7 @@ class InteractionType(StrEnum):
 
 class AddInteractionRequest(CamelModel):
     interaction_type: InteractionType
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
     notes: LongText | None = None
     channel: ShortText | None = None
 
@@ -92,7 +101,7 @@ class AddInteraction(AddInteractionRequest):
 
 class CommitmentRequest(CamelModel):
     title: Name
-    due_at: datetime | None = None
+    due_at: Timestamp | None = None
 
 
 class AddServiceRecordRequest(CamelModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.base import CamelModel, Id, utc_now
+from schemas.base import CamelModel, Id, Timestamp, utc_now
 from schemas.errors import ErrorKind
 
 
@@ -44,7 +44,7 @@ class CommandEnvelope(CamelModel):
     type: CommandType
     tenant_id: Id
     actor_id: Id
-    issued_at: datetime = Field(default_factory=utc_now)
+    issued_at: Timestamp = Field(default_factory=utc_now)
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,12 +1,11 @@
 """API B follow-up records: request bodies and the `follow_up.*` command payloads."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import ConfigDict, StringConstraints, model_validator
 
-from schemas.base import CamelModel, Id
+from schemas.base import CamelModel, Id, Timestamp
 from schemas.opportunities import reject_cleared
 
 Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
@@ -45,8 +44,8 @@ class CreateFollowUpRequest(CamelModel):
     opportunity_id: Id | None = None
     method: FollowUpMethod = FollowUpMethod.OTHER
     content: Content
-    followed_at: datetime | None = None
-    next_follow_up_at: datetime | None = None
+    followed_at: Timestamp | None = None
+    next_follow_up_at: Timestamp | None = None
 
 
 class CreateFollowUp(CreateFollowUpRequest):
@@ -69,8 +68,8 @@ class UpdateFollowUpRequest(CamelModel):
     opportunity_id: Id | None = None
     method: FollowUpMethod | None = None
     content: Content | None = None
-    followed_at: datetime | None = None
-    next_follow_up_at: datetime | None = None
+    followed_at: Timestamp | None = None
+    next_follow_up_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _required_fields_cannot_be_cleared(self) -> Self:

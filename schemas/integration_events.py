@@ -6,13 +6,12 @@ the HTTP bodies. Each event type's `data` reuses the API A models, so an event a
 exactly what the matching HTTP request accepts.
 """
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.base import CamelModel, Email, Id, Phone
+from schemas.base import CamelModel, Email, Id, Phone, Timestamp
 from schemas.customer_profile import (
     AddInteractionRequest,
     BindExternalIdentityRequest,
@@ -28,11 +27,18 @@ class IntegrationEventType(StrEnum):
     INTERACTION_RECORDED = "interaction.recorded"
 
 
+MAX_EXTENSIONS = 32
+MAX_EXTENSION_NAME = 64  # CloudEvents: "SHOULD NOT exceed 20"; some producers do
+MAX_EXTENSION_VALUE = 2048
+
+
 class CloudEvent(BaseModel):
     """A structured-mode CloudEvent 1.0 with the `tenantid` extension.
 
     `source` is the external system; `id` is unique per source, so `(source, id)` names
-    the event (a redelivery carries the same pair). Other extensions are kept as given.
+    the event (a redelivery carries the same pair). Other extensions are kept as given:
+    at most 32 of them, each a scalar (strings up to 2048 characters), as CloudEvents
+    attribute values are.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -42,11 +48,27 @@ class CloudEvent(BaseModel):
     source: Id
     type: Annotated[str, Field(min_length=1, max_length=128)]
     tenantid: Id
-    time: datetime | None = None
+    time: Timestamp | None = None
     subject: Annotated[str, Field(max_length=256)] | None = None
     datacontenttype: Annotated[str, Field(max_length=128)] | None = None
     dataschema: Annotated[str, Field(max_length=1024)] | None = None
     data: Any = None
+
+    @model_validator(mode="after")
+    def _bounded_extensions(self) -> "CloudEvent":
+        extensions = self.model_extra or {}
+        if len(extensions) > MAX_EXTENSIONS:
+            raise ValueError(f"at most {MAX_EXTENSIONS} extension attributes")
+        for name, value in extensions.items():
+            scalar = value is None or isinstance(value, str | int | float)
+            if len(name) > MAX_EXTENSION_NAME or not scalar:
+                raise ValueError(
+                    f"extension {name[:MAX_EXTENSION_NAME]!r}: a name of at most "
+                    f"{MAX_EXTENSION_NAME} characters and a scalar value"
+                )
+            if isinstance(value, str) and len(value) > MAX_EXTENSION_VALUE:
+                raise ValueError(f"extension {name!r}: at most {MAX_EXTENSION_VALUE} characters")
+        return self
 
 
 class CustomerMatch(CamelModel):

@@ -1,12 +1,12 @@
 """API B opportunities: request bodies, `opportunity.*` payloads, stages and money amounts."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from schemas.base import CamelModel, Id, Name
+from schemas.base import BoundedDate, CamelModel, Id, Name
 
 MAX_AMOUNT = 1_000_000_000_000.0  # one trillion: far above any real deal, far below float limits
 
@@ -31,17 +31,19 @@ FUNNEL_STAGES: tuple[OpportunityStage, ...] = tuple(OpportunityStage)
 
 def _day_of(value: object) -> object:
     """A full timestamp is accepted for a date field: its UTC calendar day is kept."""
-    if isinstance(value, str) and len(value) > 10 and value[10:11] in ("T", "t", " "):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-        return moment.date()
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    try:
+        if isinstance(value, str) and len(value) > 10 and value[10:11] in ("T", "t", " "):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    except OverflowError:  # its UTC day is before year 1 or after 9999
+        raise ValueError("date out of range") from None
+    except ValueError:  # (not quoting the input: error texts end up in logs)
+        raise ValueError("not an ISO 8601 date or timestamp") from None
     return value
 
 
-Day = Annotated[date, BeforeValidator(_day_of)]
+Day = Annotated[BoundedDate, BeforeValidator(_day_of)]
 
 
 def reject_cleared(model: CamelModel, names: tuple[str, ...]) -> None:

@@ -1,10 +1,8 @@
 """API B payments (回款): the request body and the `payment.create` payload."""
 
-from datetime import datetime
-
 from pydantic import ConfigDict
 
-from schemas.base import CamelModel, Id, LongText, ShortText
+from schemas.base import CamelModel, Id, LongText, ShortText, Timestamp
 from schemas.opportunities import PositiveAmount
 
 
@@ -28,7 +26,7 @@ class CreatePaymentRequest(CamelModel):
 
     contract_id: Id
     amount: PositiveAmount
-    paid_at: datetime | None = None
+    paid_at: Timestamp | None = None
     method: ShortText | None = None
     remark: LongText | None = None
 

@@ -6,12 +6,12 @@ commands stay ordered (the one-primary-contact rule relies on it).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
-from http_facade.crm_v2.common import Page, RequestId
+from http_facade.crm_v2.common import Page, PathId, RequestId
 from http_facade.errors import ApiError
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
@@ -25,8 +25,7 @@ from storage.documents import public
 
 router = APIRouter(tags=["API B — CRM v2"])
 
-# Bounded like the command payloads' ids, so a bad path id is a 400 here, never a poison command.
-ContactId = Annotated[str, Path(min_length=1, max_length=128)]
+ContactId = PathId
 PAGE_DOC = '`{"items", "total", "page", "pageSize"}`, newest first'
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, RequestId
+from http_facade.crm_v2.common import Page, PathId, RequestId
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -42,7 +42,7 @@ async def list_contracts(
     summary="合同详情 (with paidAmount, the total of its payments)",
     responses={200: {"description": "the contract"}, **API_B_ERRORS},
 )
-async def get_contract(contract_id: str, ctx: Ctx, principal: CrmRead) -> JSONResponse:
+async def get_contract(contract_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await ContractRepository(ctx.db).get(principal.tenant_id, contract_id)
     if doc is None:
         raise ApiError(

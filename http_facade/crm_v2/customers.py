@@ -4,14 +4,14 @@ The customers are the same documents API A serves. Reads come straight from the 
 writes are `customer.*` commands (`http_facade.writes.send_command`).
 """
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
-from http_facade.crm_v2.common import ExportPage, Page, Paging, RequestId, XUserId
+from http_facade.crm_v2.common import ExportPage, Page, Paging, PathId, RequestId, XUserId
 from http_facade.errors import ApiError
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
@@ -28,8 +28,7 @@ from storage.documents import public
 
 router = APIRouter(tags=["API B — CRM v2"])
 
-# Bounded like the command payloads' ids, so a bad path id is a 400 here, never a poison command.
-CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
+CustomerId = PathId
 
 PAGE_DOC = '`{"items", "total", "page", "pageSize"}`, newest first'
 DELETED_DOC = '`{"id": ..., "deleted": true}`'

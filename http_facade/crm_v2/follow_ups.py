@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, RequestId
+from http_facade.crm_v2.common import Page, PathId, RequestId
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -70,7 +70,7 @@ async def list_follow_ups(
     summary="跟进记录详情",
     responses={200: {"description": "the follow-up"}, **API_B_ERRORS},
 )
-async def get_follow_up(follow_up_id: str, ctx: Ctx, principal: CrmRead) -> JSONResponse:
+async def get_follow_up(follow_up_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await FollowUpRepository(ctx.db).get(principal.tenant_id, follow_up_id)
     if doc is None:
         raise follow_up_not_found(follow_up_id)
@@ -107,7 +107,7 @@ async def create_follow_up(
     responses={200: {"description": "the updated follow-up"}, **API_B_ERRORS},
 )
 async def update_follow_up(
-    follow_up_id: str,
+    follow_up_id: PathId,
     body: UpdateFollowUpRequest,
     request: Request,
     ctx: Ctx,
@@ -128,7 +128,7 @@ async def update_follow_up(
     responses={200: {"description": '`{"id", "deleted": true}`'}, **API_B_ERRORS},
 )
 async def delete_follow_up(
-    follow_up_id: str, request: Request, ctx: Ctx, principal: CrmWrite
+    follow_up_id: PathId, request: Request, ctx: Ctx, principal: CrmWrite
 ) -> JSONResponse:
     customer_id = await _owning_customer(ctx, principal.tenant_id, follow_up_id)
     result = await send_command(

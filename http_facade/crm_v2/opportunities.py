@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, RequestId, XUserId
+from http_facade.crm_v2.common import Page, PathId, RequestId, XUserId
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -58,7 +58,7 @@ async def list_opportunities(
     summary="商机详情",
     responses={200: {"description": "the opportunity"}, **API_B_ERRORS},
 )
-async def get_opportunity(opportunity_id: str, ctx: Ctx, principal: CrmRead) -> JSONResponse:
+async def get_opportunity(opportunity_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await OpportunityRepository(ctx.db).get(principal.tenant_id, opportunity_id)
     if doc is None:
         raise opportunity_not_found(opportunity_id)
@@ -98,7 +98,7 @@ async def create_opportunity(
     responses={200: {"description": "the updated opportunity"}, **API_B_ERRORS},
 )
 async def update_opportunity(
-    opportunity_id: str,
+    opportunity_id: PathId,
     body: UpdateOpportunityRequest,
     request: Request,
     ctx: Ctx,
@@ -119,7 +119,7 @@ async def update_opportunity(
     responses={200: {"description": '`{"id", "deleted": true}`'}, **API_B_ERRORS},
 )
 async def delete_opportunity(
-    opportunity_id: str, request: Request, ctx: Ctx, principal: CrmWrite
+    opportunity_id: PathId, request: Request, ctx: Ctx, principal: CrmWrite
 ) -> JSONResponse:
     customer_id = await _owning_customer(ctx, principal.tenant_id, opportunity_id)
     result = await send_command(

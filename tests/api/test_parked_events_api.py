@@ -4,8 +4,11 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import auth
+
+pytestmark = pytest.mark.embedded_only  # publishes through the embedded /dev/topics routes
 
 PARKED = "/api/v1/crm/integration-events/parked"
 TOPIC = "crm.integration.events"

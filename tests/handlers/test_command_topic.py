@@ -1,10 +1,10 @@
-"""Raw JSON commands on crm.commands through the embedded broker, as any producer sends them."""
+"""Raw JSON commands on crm.commands, as any producer sends them (both backends)."""
 
 import json
 
 from crm.runtime import Runtime
 from storage.customers import CUSTOMERS
-from tests.conftest import published
+from tests.conftest import processed, published
 
 TENANT = "t1"
 
@@ -23,6 +23,7 @@ def envelope(command_id: str, command_type: str, payload: dict, tenant: str = TE
 async def send(runtime: Runtime, value: dict | bytes, key: bytes = b"t1:k") -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
     await runtime.publish_raw(runtime.topics.commands, raw, key, {})
+    await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 
 async def result_of(runtime: Runtime, command_id: str, tenant: str = TENANT) -> dict:

@@ -1,10 +1,11 @@
-"""Inbound CloudEvents on crm.integration.events through the embedded broker."""
+"""Inbound CloudEvents on crm.integration.events (both backends)."""
 
 import json
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 from pymongo.errors import AutoReconnect
 
 from crm.runtime import Runtime
@@ -13,7 +14,7 @@ from handlers.dead_letters import RawMessage
 from handlers.integration_events import event_command_id
 from schemas.ids import created_customer_id
 from storage.parked_events import PARKED_EVENTS
-from tests.conftest import published
+from tests.conftest import processed, published
 from tests.helpers import auth
 
 BASE = "/api/v1/api/customers"
@@ -53,6 +54,7 @@ async def send(
 ) -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
     await runtime.publish_raw(runtime.topics.integration_events, raw, key, headers or {})
+    await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 
 async def create(client: httpx.AsyncClient, name: str, tenant: str = TENANT, **fields: Any) -> str:
@@ -87,11 +89,13 @@ async def bind(client: httpx.AsyncClient, customer_id: str, identity: dict[str, 
 
 
 async def parked(runtime: Runtime, tenant: str = TENANT) -> list[dict[str, Any]]:
+    await processed(runtime)  # releases run after a command's result is visible
     cursor = runtime.store.db[PARKED_EVENTS].find({"tenantId": tenant}).sort("_seq", 1)
     return list(await cursor.to_list())
 
 
 async def result_of(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    await processed(runtime)
     command_id = event_command_id(event["source"], event["id"])
     entry = await runtime.store.db["command_journal"].find_one(
         {"_id": f"{event['tenantid']}:{command_id}"}
@@ -506,6 +510,7 @@ async def test_poison_events_are_dead_lettered_and_the_next_event_is_processed(
     assert await parked(runtime) == []
 
 
+@pytest.mark.embedded_only  # patches the worker's internals
 async def test_transient_store_error_leaves_the_event_for_redelivery(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:
@@ -563,6 +568,7 @@ async def test_applied_events_produce_change_events(
     assert sequences == sorted(sequences)
 
 
+@pytest.mark.embedded_only  # patches the worker's internals
 async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:
@@ -593,6 +599,7 @@ async def command(runtime: Runtime, command_id: str, command_type: str, payload:
         "payload": payload,
     }
     await runtime.publish_raw(runtime.topics.commands, json.dumps(envelope).encode(), b"t1:k", {})
+    await processed(runtime)
 
 
 async def test_customer_update_and_import_release_matching_links(
@@ -620,6 +627,7 @@ async def test_customer_update_and_import_release_matching_links(
     assert await parked(runtime) == []
 
 
+@pytest.mark.embedded_only  # patches the worker's internals
 async def test_release_hit_by_a_transient_error_is_retried_with_the_bind_command(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:

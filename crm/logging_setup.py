@@ -1,0 +1,238 @@
+"""Structured logs for every `crm` process: one JSON object per line on stderr.
+
+Each line carries `time`, `level`, `logger`, `message`, the process `role`, and, where
+known, `requestId` (HTTP), `commandId` and `tenantId`. The context comes from context
+variables: the HTTP middleware binds the request's (`http_facade.middleware`), the broker
+middleware below binds the consumed message's, and `extra=` on a log call adds more.
+
+Nothing secret or personal leaves through a log line: JWTs, `Bearer` credentials, the
+configured signing secret, passwords in URLs and `secret`/`password` values are redacted,
+and phone numbers are masked as in read responses (`138****5678`), in the message, in
+the exception text and in every extra value.
+"""
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from faststream import BaseMiddleware
+
+from http_facade.masking import mask_phone
+from http_facade.middleware import request_log_context
+
+# Work context of the current message (worker side): commandId, tenantId, eventId, ...
+_WORK_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "crm_work_context", default=None
+)
+
+# Loggers that install their own handlers; they are routed through ours instead.
+_FOREIGN_LOGGERS = (
+    "faststream",
+    "faststream.access",
+    "faststream.access.kafka",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+)
+_QUIET_LOGGERS = {"aiokafka": logging.WARNING, "pymongo": logging.WARNING}
+
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "color_message", "taskName"}
+)
+_REDACTED = "[REDACTED]"
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+_SECRET_VALUE = re.compile(
+    r"(?i)(\b[\w-]*(?:secret|password|passwd|authorization|api[_-]?key|access[_-]?token"
+    r"|refresh[_-]?token)['\"]?\s*[:=]\s*['\"]?)"
+    r"([^'\"\s,;}&]+)"
+)
+_PHONE_VALUE = re.compile(
+    r"(?i)(\b[\w-]*(?:phone|mobile|tel)['\"]?\s*[:=]\s*['\"]?)(\+?[0-9][0-9 ()-]{4,30}[0-9])"
+)
+# Mainland mobile numbers and E.164 numbers anywhere in free text.
+_PHONE_NUMBER = re.compile(r"(?<![\w.+-])(\+[1-9]\d{7,14}|1[3-9]\d{9})(?![\w.-])")
+
+
+def bind_work_context(**fields: str | None) -> contextvars.Token[Mapping[str, str] | None]:
+    """Add fields (None ones skipped) to every log line of the current task."""
+    current = dict(_WORK_CONTEXT.get() or {})
+    current.update({key: value for key, value in fields.items() if value})
+    return _WORK_CONTEXT.set(current)
+
+
+@contextmanager
+def work_context(**fields: str | None) -> Iterator[None]:
+    token = bind_work_context(**fields)
+    try:
+        yield
+    finally:
+        _WORK_CONTEXT.reset(token)
+
+
+class Redactor:
+    """Masks phones and removes credentials from any text that is about to be logged."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, _REDACTED)
+        text = _JWT.sub(_REDACTED, text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", text)
+        text = _SECRET_VALUE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
+        text = _PHONE_VALUE.sub(lambda m: m.group(1) + mask_phone(m.group(2)), text)
+        return _PHONE_NUMBER.sub(lambda m: mask_phone(m.group(1)), text)
+
+    def value(self, value: Any) -> Any:
+        """A JSON-ready copy of an extra value, with its strings redacted."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        if isinstance(value, Mapping):
+            return {str(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(v) for v in value]
+        if isinstance(value, bytes):
+            return self(value.decode("utf-8", "replace"))
+        return self(str(value))
+
+
+def log_context() -> dict[str, str]:
+    """The context fields of the current task: the HTTP request's, then the message's."""
+    fields = dict(request_log_context())
+    fields.update(_WORK_CONTEXT.get() or {})
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line; context fields and extras included."""
+
+    def __init__(self, role: str, redactor: Redactor) -> None:
+        super().__init__()
+        self._role = role
+        self._redact = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._redact(record.getMessage()),
+            "role": self._role,
+        }
+        entry.update(log_context())
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
+                entry[key] = self._redact.value(value)
+        if record.exc_info:
+            entry["exception"] = self._redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = self._redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = self._redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """For people at a terminal (`CRM_LOG_FORMAT=text`): same redaction and context."""
+
+    def __init__(self, role: str, redactor: Redactor) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._role = role
+        self._redact = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self._redact(super().format(record))
+        context = " ".join(f"{key}={value}" for key, value in log_context().items())
+        return f"{line} [{context}]" if context else line
+
+
+def configure_logging(
+    *,
+    role: str,
+    level: str = "INFO",
+    fmt: str = "json",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Route every logger of the process through one handler on stderr; returns it."""
+    redactor = Redactor(secrets)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    formatter = JsonFormatter if fmt == "json" else TextFormatter
+    handler.setFormatter(formatter(role, redactor))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        for existing in list(foreign.handlers):
+            foreign.removeHandler(existing)
+        foreign.propagate = True
+        foreign.setLevel(logging.NOTSET)
+    logging.getLogger("uvicorn.access").disabled = True  # the facade logs its own access line
+    for name, quiet_level in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(quiet_level, logging.getLevelNamesMapping()[level]))
+    logging.captureWarnings(True)
+    return handler
+
+
+def _message_context(body: bytes, headers: Mapping[str, Any]) -> dict[str, str | None]:
+    """commandId / tenantId (and eventId for CloudEvents) of a consumed message, if any."""
+    from handlers.integration_events import event_command_id
+
+    if "ce_id" in headers:  # a CloudEvent in binary content mode
+        header_source, header_id = str(headers.get("ce_source", "")), str(headers["ce_id"])
+        return {
+            "eventId": header_id,
+            "commandId": event_command_id(header_source, header_id),
+            "tenantId": _str(headers.get("ce_tenantid")),
+        }
+    try:
+        value = json.loads(body) if len(body) <= 1_000_000 else None
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    if "specversion" in value:
+        event_id = _str(value.get("id"))
+        source = _str(value.get("source")) or ""
+        return {
+            "eventId": event_id,
+            "commandId": event_command_id(source, event_id) if event_id else None,
+            "tenantId": _str(value.get("tenantid")),
+        }
+    return {"commandId": _str(value.get("commandId")), "tenantId": _str(value.get("tenantId"))}
+
+
+def _str(value: Any) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None
+
+
+class MessageLogContext(BaseMiddleware):
+    """Broker middleware: everything logged while a message is handled names its command."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        body = msg.body if isinstance(msg.body, bytes | bytearray) else b""
+        headers = msg.headers if isinstance(msg.headers, Mapping) else {}
+        try:
+            fields = _message_context(bytes(body), headers)
+        except Exception:  # a log context must never stop a message
+            fields = {}
+        with work_context(**fields):
+            return await call_next(msg)

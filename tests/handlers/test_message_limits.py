@@ -1,0 +1,131 @@
+"""Kafka messages over the size limit are dead-lettered (`too_large`) before decoding, on
+the commands topic and on the integration events topic; the partition moves on."""
+
+import json
+from typing import Any
+
+import pytest
+
+from crm.runtime import Runtime
+from handlers.command_consumer import MAX_MESSAGE_BYTES, CommandConsumer, Outcome
+from handlers.dead_letters import TOO_LARGE_SAMPLE_BYTES, DeadLetters, RawMessage
+from handlers.integration_events import IntegrationEventConsumer
+from handlers.pipeline import CommandProcessor
+from tests.conftest import published
+
+pytestmark = pytest.mark.embedded_only  # inline delivery and the embedded topic log
+
+
+class Captured:
+    """A dead-letter publisher that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes | None, dict[str, str]]] = []
+
+    async def __call__(self, value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
+        self.sent.append((value, key, headers))
+
+
+def command(name: str, pad: int = 0) -> bytes:
+    payload: dict[str, Any] = {"name": name}
+    if pad:
+        payload["padding"] = "x" * pad  # an unknown field: only the size matters
+    return json.dumps(
+        {
+            "commandId": f"cmd-{name}",
+            "type": "customer.create",
+            "tenantId": "t1",
+            "actorId": "producer-1",
+            "payload": payload,
+        }
+    ).encode()
+
+
+def test_the_default_limit_is_one_mebibyte() -> None:
+    assert MAX_MESSAGE_BYTES == 1024 * 1024
+
+
+async def test_a_command_over_the_default_limit_is_dead_lettered(runtime: Runtime) -> None:
+    big = command("Huge", pad=MAX_MESSAGE_BYTES)
+    await runtime.publish_raw(runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
+    await runtime.publish_raw(runtime.topics.commands, command("Small"), b"t1:small", {})
+
+    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    assert dead["key"] == "t1:huge"
+    headers = dead["headers"]
+    assert headers["x-dlq-reason"] == "too_large"
+    assert str(len(big)) in headers["x-dlq-error"]
+    assert headers["x-dlq-original-size"] == str(len(big))
+    assert headers["x-dlq-truncated"] == "true"
+    assert headers["x-dlq-original-topic"] == runtime.topics.commands
+    assert headers["trace"] == "abc"  # the original headers travel with it
+    journal = runtime.store.db["command_journal"]
+    assert await journal.find_one({"_id": "t1:cmd-Huge"}) is None  # never processed
+    small = await journal.find_one({"_id": "t1:cmd-Small"})
+    assert small is not None
+    assert small["result"]["status"] == "succeeded"
+
+
+async def test_the_limit_is_a_constructor_argument_checked_before_decoding(
+    runtime: Runtime,
+) -> None:
+    captured = Captured()
+    consumer = CommandConsumer(
+        CommandProcessor(runtime.store.db), DeadLetters(captured), max_message_bytes=100
+    )
+    not_json = b"\xff" * 101  # too large wins over undecodable: nothing tries to decode it
+    outcome = await consumer.consume(RawMessage(value=not_json, key=b"k", topic="crm.commands"))
+    assert outcome is Outcome.DEAD_LETTERED
+    [(value, key, headers)] = captured.sent
+    assert headers["x-dlq-reason"] == "too_large"
+    assert (value, key) == (not_json, b"k")  # under the sample size: carried whole
+    assert "x-dlq-truncated" not in headers
+
+    at_limit = command("Fits")
+    consumer = CommandConsumer(
+        CommandProcessor(runtime.store.db),
+        DeadLetters(captured),
+        max_message_bytes=len(at_limit),
+    )
+    assert await consumer.consume(RawMessage(value=at_limit)) is Outcome.PROCESSED
+
+
+async def test_a_too_large_dead_letter_carries_only_a_sample(runtime: Runtime) -> None:
+    captured = Captured()
+    consumer = CommandConsumer(
+        CommandProcessor(runtime.store.db), DeadLetters(captured), max_message_bytes=1000
+    )
+    big = command("Big", pad=3 * TOO_LARGE_SAMPLE_BYTES)
+    assert await consumer.consume(RawMessage(value=big)) is Outcome.DEAD_LETTERED
+    [(value, _, headers)] = captured.sent
+    assert value == big[:TOO_LARGE_SAMPLE_BYTES]
+    assert headers["x-dlq-original-size"] == str(len(big))
+
+
+async def test_an_integration_event_over_the_limit_is_dead_lettered(runtime: Runtime) -> None:
+    event = {
+        "specversion": "1.0",
+        "id": "ev-big",
+        "source": "wecom",
+        "type": "interaction.recorded",
+        "tenantid": "t1",
+        "data": {"customerId": "c1", "interactionType": "chat", "notes": "x" * 200},
+    }
+    raw = json.dumps(event).encode()
+    captured = Captured()
+    small_limit = IntegrationEventConsumer(
+        runtime.store.db,
+        CommandProcessor(runtime.store.db),
+        DeadLetters(captured),
+        max_message_bytes=len(raw) - 1,
+    )
+    message = RawMessage(value=raw, key=b"wecom", topic=runtime.topics.integration_events)
+    assert await small_limit.consume(message) is Outcome.DEAD_LETTERED
+    assert captured.sent[0][2]["x-dlq-reason"] == "too_large"
+
+    # Through the runtime's own consumer (default limit): a 1 MiB+ event is refused too.
+    huge = json.dumps({**event, "id": "ev-huge", "pad": "x" * MAX_MESSAGE_BYTES}).encode()
+    await runtime.publish_raw(runtime.topics.integration_events, huge, b"wecom", {})
+    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    assert dead["headers"]["x-dlq-reason"] == "too_large"
+    assert dead["headers"]["x-dlq-original-topic"] == runtime.topics.integration_events

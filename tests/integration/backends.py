@@ -1,0 +1,333 @@
+"""The `containers` test backend: real Kafka (KRaft) and MongoDB through testcontainers.
+
+One Kafka and one MongoDB container serve the whole session; every test gets its own
+MongoDB database, its own topics (single-partition, so a topic has one order, as the
+embedded topic log has) and its own consumer group. `KafkaProbe` is the test's view of
+those topics: it records every message like the embedded topic log does, and it tells
+when the worker has consumed (and committed) everything published so far.
+"""
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, MongoClient
+
+from crm.runtime import Role, Runtime
+from crm.settings import Settings
+from crm.topic_log import _readable
+from schemas.base import iso_now
+from storage.journal import APPLIED, JOURNAL
+from tests.helpers import TEST_SECRET
+
+KAFKA_IMAGE = os.environ.get("CRM_TEST_KAFKA_IMAGE", "confluentinc/cp-kafka:7.6.0")
+MONGO_IMAGE = os.environ.get("CRM_TEST_MONGO_IMAGE", "mongo:8.0")
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+WAIT_S = 30.0  # the deadline of every "wait until" of the container backend
+POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Services:
+    kafka_url: str
+    mongo_url: str
+
+
+def docker_unavailable_reason() -> str | None:
+    """None when a Docker engine answers; otherwise the one skip reason of the session."""
+    try:
+        from testcontainers.core.docker_client import DockerClient, get_docker_host
+
+        where = get_docker_host() or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+        DockerClient(timeout=5).client.ping()
+    except Exception:
+        where = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+        return f"no Docker engine answered at {where}: container backend tests skipped"
+    return None
+
+
+@contextlib.contextmanager
+def running_services() -> Iterator[Services]:
+    """Kafka (KRaft, broker-side topic auto-creation off, as in docker-compose.yml) and
+    MongoDB for the session."""
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+
+    kafka = (
+        KafkaContainer(KAFKA_IMAGE)
+        .with_kraft()
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        .with_env("KAFKA_NUM_PARTITIONS", "1")
+    )
+    mongo = MongoDbContainer(MONGO_IMAGE)
+    started: list[Any] = []
+    try:
+        kafka.start(timeout=180)
+        started.append(kafka)
+        mongo.start()
+        started.append(mongo)
+        services = Services(kafka.get_bootstrap_server(), mongo.get_connection_url())
+        _wait_for_mongo(services.mongo_url)
+        yield services
+    finally:
+        for container in reversed(started):
+            with contextlib.suppress(Exception):
+                container.stop()
+
+
+def _wait_for_mongo(url: str) -> None:
+    """The image restarts mongod once after its init scripts: wait for the final one."""
+    deadline = time.monotonic() + 60
+    while True:
+        client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=1000)
+        try:
+            client.admin.command("ping")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+        finally:
+            client.close()
+
+
+def isolated_settings(services: Services, **overrides: Any) -> Settings:
+    """A database, topics and a consumer group nobody else uses."""
+    suffix = uuid.uuid4().hex[:12]
+    values: dict[str, Any] = {
+        "kafka_url": services.kafka_url,
+        "mongo_url": services.mongo_url,
+        "mongo_db": f"crm_test_{suffix}",
+        "jwt_secret": TEST_SECRET,
+        "reply_timeout_s": 20.0,
+        "retry_backoff_s": 0.0,
+        "relay_interval_s": 0.05,
+        "consumer_group": f"crm-test-{suffix}",
+        "topic_commands": f"t{suffix}.crm.commands",
+        "topic_integration_events": f"t{suffix}.crm.integration.events",
+        "topic_customer_events": f"t{suffix}.crm.customer-events",
+        "topic_commands_dlq": f"t{suffix}.crm.commands.dlq",
+        "startup_attempts": 5,
+        "startup_backoff_s": 0.5,
+        "worker_http_port": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def all_topics(settings: Settings) -> list[str]:
+    topics = settings.topics
+    return [topics.commands, topics.integration_events, topics.customer_events, topics.commands_dlq]
+
+
+@dataclass
+class KafkaProbe:
+    """Records the test's topics and watches the worker group's committed offsets."""
+
+    kafka_url: str
+    group: str
+    partitions: dict[str, int]
+    _log: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _next: dict[TopicPartition, int] = field(default_factory=dict)
+    _admin: AIOKafkaAdminClient | None = None
+    _consumer: AIOKafkaConsumer | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def topic_partitions(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, n in self.partitions.items() for p in range(n)]
+
+    async def start(self) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka_url)
+        await self._admin.start()
+        created = await self._admin.create_topics(
+            [NewTopic(topic, n, 1) for topic, n in self.partitions.items()]
+        )
+        for error in created.to_object()["topic_errors"]:
+            assert error["error_code"] in (0, 36), f"cannot create topic: {error}"  # 36: exists
+        await self._until(self._topics_visible, "the test topics to exist")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka_url,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await self._consumer.start()
+        self._consumer.assign(self.topic_partitions)
+        await self._consumer.seek_to_beginning(*self.topic_partitions)
+        self._task = asyncio.create_task(self._record(), name="kafka-probe")
+
+    async def stop(self, *, delete_topics: bool = True) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            if delete_topics:
+                with contextlib.suppress(Exception):
+                    await self._admin.delete_topics(list(self.partitions))
+            await self._admin.close()
+
+    async def _topics_visible(self) -> bool:
+        assert self._admin is not None
+        return set(self.partitions) <= set(await self._admin.list_topics())
+
+    async def _record(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=100)
+            for tp, records in batches.items():
+                log = self._log.setdefault(tp.topic, [])
+                for record in records:
+                    log.append(
+                        {
+                            "offset": record.offset,
+                            "partition": record.partition,
+                            "key": record.key.decode(errors="replace") if record.key else None,
+                            "headers": {k: v.decode(errors="replace") for k, v in record.headers},
+                            "value": _readable(record.value),
+                            "timestamp": iso_now(),
+                        }
+                    )
+                    self._next[tp] = record.offset + 1
+
+    def messages(self, topic: str) -> list[dict[str, Any]]:
+        return list(self._log.get(topic, []))
+
+    async def _end_offsets(self, topics: list[str]) -> dict[TopicPartition, int]:
+        assert self._consumer is not None
+        wanted = [tp for tp in self.topic_partitions if tp.topic in topics]
+        return dict(await self._consumer.end_offsets(wanted))
+
+    async def caught_up(self, topics: list[str]) -> None:
+        """Until every message on these topics, published so far, is in the record."""
+        ends = await self._end_offsets(topics)
+
+        async def done() -> bool:
+            return all(self._next.get(tp, 0) >= end for tp, end in ends.items())
+
+        await self._until(done, f"the recorder to read {topics}")
+
+    async def processed(self, topics: list[str]) -> None:
+        """Until the worker group has committed past every message on these topics.
+
+        Committed offsets are read before end offsets: whatever a processed message
+        published (its commit comes after) is then already in the end offsets."""
+        assert self._admin is not None
+        admin = self._admin
+
+        async def done() -> bool:
+            committed = await admin.list_consumer_group_offsets(self.group)
+            ends = await self._end_offsets(topics)
+            return all(
+                (committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items()
+            )
+
+        await self._until(done, f"group {self.group} to process {topics}")
+
+    @staticmethod
+    async def _until(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not await condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}")
+            await asyncio.sleep(POLL_S)
+
+
+async def consuming(*runtimes: Runtime) -> None:
+    """Until the group's consumers own every partition of their topics and know their
+    positions (no message published from now on can be skipped by `latest`)."""
+    consumers = [subscriber.consumer for rt in runtimes for subscriber in rt.broker.subscribers]
+    if not consumers:
+        return
+    deadline = time.monotonic() + WAIT_S * 2
+    while True:
+        if await _all_positions_known(consumers):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the worker group's partition assignment")
+        await asyncio.sleep(0.05)
+
+
+async def _all_positions_known(consumers: list[Any]) -> bool:
+    owned: list[TopicPartition] = []
+    topics: set[str] = set()
+    for consumer in consumers:
+        if consumer is None:
+            return False
+        topics |= set(consumer.subscription())
+        owned += list(consumer.assignment())
+    expected = set()
+    for topic in topics:
+        partitions = consumers[0].partitions_for_topic(topic) or set()
+        expected |= {TopicPartition(topic, p) for p in partitions}
+    if not expected or len(owned) != len(expected) or set(owned) != expected:
+        return False
+    try:
+        for consumer in consumers:
+            for tp in consumer.assignment():
+                await asyncio.wait_for(consumer.position(tp), 1.0)
+    except Exception:
+        return False
+    return True
+
+
+async def drop_database(services: Services, name: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo_url)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+async def all_relayed(runtime: Runtime) -> None:
+    """Until the outbox relay has published every applied command's events."""
+    journal = runtime.store.db[JOURNAL]
+
+    async def done() -> bool:
+        pending = {"published": False, "state": APPLIED}
+        return await journal.count_documents(pending) == 0
+
+    await KafkaProbe._until(done, "the outbox relay to publish every event")
+
+
+@contextlib.asynccontextmanager
+async def deployment(
+    services: Services,
+    roles: tuple[Role, ...] = ("all",),
+    *,
+    partitions: int = 1,
+    **overrides: Any,
+) -> AsyncIterator[tuple[list[Runtime], KafkaProbe]]:
+    """Runtimes of these roles on one isolated database, topic set and consumer group,
+    started and consuming; torn down (database and topics dropped) afterwards."""
+    settings = isolated_settings(services, **overrides)
+    probe = KafkaProbe(
+        services.kafka_url,
+        settings.consumer_group,
+        {topic: partitions for topic in all_topics(settings)},
+    )
+    await probe.start()
+    runtimes: list[Runtime] = []
+    try:
+        for role in roles:
+            runtime = Runtime(settings, role=role)
+            runtimes.append(runtime)
+            await runtime.start()
+        await consuming(*runtimes)
+        yield runtimes, probe
+    finally:
+        for runtime in runtimes:
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+        await probe.stop()
+        await drop_database(services, settings.mongo_db)
