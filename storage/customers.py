@@ -1,12 +1,11 @@
 """Customer documents: look-ups for the rules, pages for the readers, their indexes."""
 
 import re
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive
+from storage.documents import alive, newest_first_page
 
 CUSTOMERS = "customers"
 _SPACES = re.compile(r"\s+")
@@ -72,16 +71,7 @@ class CustomerRepository:
         self, tenant_id: str, *, skip: int, limit: int, owner_id: str | None = None
     ) -> tuple[list[Document], int]:
         """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        query: dict[str, Any] = alive(tenant_id)
-        if owner_id is not None:
-            query["ownerId"] = owner_id
-        cursor = (
-            self._c.find(query)
-            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
-            .skip(skip)
-            .limit(limit)
-        )
-        return await cursor.to_list(), await self._c.count_documents(query)
+        return await newest_first_page(self._c, tenant_id, skip=skip, limit=limit, ownerId=owner_id)
 
     async def count(self, tenant_id: str) -> int:
         return await self._c.count_documents(alive(tenant_id))

@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
 from storage.database import Document
 
 # Stored-only fields: `_id` becomes `id`, the tenant is implied by the caller.
@@ -22,3 +25,24 @@ def public(doc: Document) -> dict[str, Any]:
 def alive(tenant_id: str, **conditions: Any) -> dict[str, Any]:
     """Filter for a tenant's documents that are not soft-deleted."""
     return {"tenantId": tenant_id, "_deleted": False, **conditions}
+
+
+# Every list of the APIs: newest first, the id breaking ties, so pages are stable.
+NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
+
+
+async def newest_first_page(
+    collection: AsyncCollection[Document],
+    tenant_id: str,
+    *,
+    skip: int,
+    limit: int,
+    **equal_to: str | None,
+) -> tuple[list[Document], int]:
+    """One page of a tenant's live documents and their total; filters given as None are
+    left out (`customerId=None` means "of every customer")."""
+    query = alive(
+        tenant_id, **{field: value for field, value in equal_to.items() if value is not None}
+    )
+    cursor = collection.find(query).sort(NEWEST_FIRST).skip(skip).limit(limit)
+    return await cursor.to_list(), await collection.count_documents(query)

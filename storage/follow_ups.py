@@ -1,11 +1,9 @@
 """API B follow-up documents: look-ups for the rules, pages for the readers, indexes."""
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive
+from storage.documents import alive, newest_first_page
 
 FOLLOW_UPS = "follow_ups"
 
@@ -35,18 +33,14 @@ class FollowUpRepository:
         opportunity_id: str | None = None,
     ) -> tuple[list[Document], int]:
         """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        query: dict[str, Any] = alive(tenant_id)
-        if customer_id is not None:
-            query["customerId"] = customer_id
-        if opportunity_id is not None:
-            query["opportunityId"] = opportunity_id
-        cursor = (
-            self._c.find(query)
-            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
-            .skip(skip)
-            .limit(limit)
+        return await newest_first_page(
+            self._c,
+            tenant_id,
+            skip=skip,
+            limit=limit,
+            customerId=customer_id,
+            opportunityId=opportunity_id,
         )
-        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 # the list (all, of one customer, of one opportunity), newest first, id as tie-breaker

@@ -4,12 +4,10 @@ The running total of a contract's payments is kept on the contract (`paidAmount`
 the `payment.create` decision rewrites together with inserting the payment.
 """
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive
+from storage.documents import alive, newest_first_page
 
 PAYMENTS = "payments"
 
@@ -25,16 +23,9 @@ class PaymentRepository:
         self, tenant_id: str, *, skip: int, limit: int, contract_id: str | None = None
     ) -> tuple[list[Document], int]:
         """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        query: dict[str, Any] = alive(tenant_id)
-        if contract_id is not None:
-            query["contractId"] = contract_id
-        cursor = (
-            self._c.find(query)
-            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
-            .skip(skip)
-            .limit(limit)
+        return await newest_first_page(
+            self._c, tenant_id, skip=skip, limit=limit, contractId=contract_id
         )
-        return await cursor.to_list(), await self._c.count_documents(query)
 
 
 INDEXES = [
