@@ -51,7 +51,7 @@ class CommandGateway:
         # The digest of what is published (the worker digests what it decodes): the same
         # value, even where the JSON form differs from the Python one (NaN becomes null).
         digest = fingerprint(envelope.type.value, payload)
-        entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+        entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
         if entry is None:
             await self._publish(wire, key)
         if entry is None or entry.get("state") != APPLIED:
@@ -65,7 +65,7 @@ class CommandGateway:
         deadline = time.monotonic() + self._timeout_s
         pause = FIRST_POLL_S
         while True:
-            entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+            entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
             if entry is not None and entry.get("state") == APPLIED:
                 return entry
             if time.monotonic() >= deadline:
@@ -75,7 +75,7 @@ class CommandGateway:
 
     async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
         """The command's result, `pending` while it is decided but not applied, None if unknown."""
-        entry = await self._journal.find(tenant_id, command_id)
+        entry = await self._journal.outcome(tenant_id, command_id)
         if entry is None:
             return None
         result = CommandResult.model_validate(entry["result"])

@@ -43,6 +43,14 @@ class CommandJournal:
     async def find(self, tenant_id: str, command_id: str) -> Document | None:
         return await self._c.find_one({"_id": journal_id(tenant_id, command_id)})
 
+    async def outcome(self, tenant_id: str, command_id: str) -> Document | None:
+        """State, fingerprint and result only: a batch command's entry also carries its
+        changes and events (thousands of documents for an import), which readers of the
+        result do not need."""
+        return await self._c.find_one(
+            {"_id": journal_id(tenant_id, command_id)}, {"state": 1, "fingerprint": 1, "result": 1}
+        )
+
     async def commit(self, doc: Document) -> bool:
         """Insert a decided command; False when the command was committed before."""
         try:
