@@ -14,6 +14,7 @@ import jwt
 from fastapi import Request
 
 from http_facade.errors import ApiError
+from http_facade.middleware import note_tenant
 from schemas.errors import ErrorCode, ErrorKind
 
 ALGORITHM = "HS256"
@@ -92,6 +93,7 @@ def authenticate(request: Request, secret: str) -> Principal:
             ErrorCode.TENANT_MISMATCH.value,
             "X-Tenant-Id does not match the token's tenant",
         )
+    note_tenant(tenant)
     return Principal(claims["sub"], tenant, frozenset(claims.get("permissions", [])))
 
 

@@ -13,15 +13,12 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from http_facade.auth import decode_token
-from http_facade.errors import ApiError
-
 MAX_REQUEST_ID = 128
 UNMATCHED_ROUTE = "<unmatched>"  # no route answered (404, or a limit refused it before routing)
 
 access_log = logging.getLogger("crm.http.access")
 
-_REQUEST_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+_REQUEST_CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "crm_request_context", default=None
 )
 
@@ -56,11 +53,7 @@ class RequestTiming:
         given = _header(scope, b"x-request-id")
         request_id = given[:MAX_REQUEST_ID] if given else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
-        context = {"requestId": request_id}
-        tenant = _tenant_of(scope)
-        if tenant is not None:
-            context["tenantId"] = tenant
-        token = _REQUEST_CONTEXT.set(context)
+        token = _REQUEST_CONTEXT.set({"requestId": request_id})
         status = 500
 
         async def send_with_headers(message: Message) -> None:
@@ -96,22 +89,12 @@ class RequestTiming:
             _REQUEST_CONTEXT.reset(token)
 
 
-def _tenant_of(scope: Scope) -> str | None:
-    """The tenant of a request with a valid token (for logs only; routes authenticate)."""
-    header = _header(scope, b"authorization")
-    if header is None:
-        return None
-    scheme, _, credentials = header.partition(" ")
-    app = scope.get("app")
-    secret = getattr(getattr(getattr(app, "state", None), "context", None), "jwt_secret", None)
-    if scheme.lower() != "bearer" or not credentials.strip() or not isinstance(secret, str):
-        return None
-    try:
-        tenant = str(decode_token(credentials.strip(), secret)["tenant"])
-    except ApiError:
-        return None
-    asked = _header(scope, b"x-tenant-id")
-    return tenant if asked is None or asked == tenant else None
+def note_tenant(tenant_id: str) -> None:
+    """Called once a request's token is verified: its log lines then carry the tenant.
+    (The context dict is the request's own, shared with this middleware by reference.)"""
+    context = _REQUEST_CONTEXT.get()
+    if context is not None:
+        context["tenantId"] = tenant_id
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
