@@ -81,6 +81,7 @@ class Runtime:
             dead_letters,
             locks=locks,
             retries=settings.command_retries,
+            max_message_bytes=settings.max_message_bytes,
             backoff_s=settings.retry_backoff_s,
             on_processed=self.relay.kick,
         )
@@ -88,6 +89,7 @@ class Runtime:
             self.processor,
             dead_letters,
             retries=settings.command_retries,
+            max_message_bytes=settings.max_message_bytes,
             backoff_s=settings.retry_backoff_s,
             on_processed=self.relay.kick,
             locks=locks,

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(default=0.2, gt=0, le=60)
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger Kafka records → DLQ
     rate_limit_per_s: float = Field(default=0.0, ge=0)  # per tenant; 0 = off
     rate_limit_burst: int = Field(default=50, ge=1)
 

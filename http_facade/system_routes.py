@@ -33,7 +33,12 @@ async def asyncapi_json(ctx: Ctx) -> JSONResponse:
     return JSONResponse(ctx.asyncapi)
 
 
-@router.get("/asyncapi.yaml", summary="AsyncAPI 3.0 document of the Kafka topics (YAML)")
+@router.get(
+    "/asyncapi.yaml",
+    summary="AsyncAPI 3.0 document of the Kafka topics (YAML)",
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {}}}},
+)
 async def asyncapi_yaml(ctx: Ctx) -> Response:
     text = yaml.safe_dump(ctx.asyncapi, sort_keys=False, allow_unicode=True)
     return Response(text, media_type="application/yaml")
