@@ -1,5 +1,6 @@
 """What a use case decides: a result, the changes to apply and the events to announce."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -7,7 +8,9 @@ from schemas.base import CamelModel, iso_now
 from schemas.envelope import CommandEnvelope, CommandStatus
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import derived_id
+from storage import changes
 from storage.changes import Change
+from storage.database import Document
 
 P = TypeVar("P", bound=CamelModel)
 
@@ -88,3 +91,20 @@ def rejection(code: ErrorCode, kind: ErrorKind, message: str) -> dict[str, str]:
 
 def not_found(code: ErrorCode, what: str, entity_id: str) -> Decision:
     return Decision.rejected(code, ErrorKind.NOT_FOUND, f"{what} {entity_id} not found")
+
+
+def soft_deleted(
+    ctx: CommandContext[Any],
+    current: Document,
+    collection: str,
+    event: Callable[[str, Document], EventDraft],
+) -> Decision:
+    """Delete by marking: reads answer 404 afterwards; the `deleted` event carries the
+    entity's last state (with `deletedAt`), the same for every entity."""
+    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
+    return Decision.succeeded(
+        {"id": current["_id"], "deleted": True},
+        entity_id=current["_id"],
+        changes=[changes.put(collection, deleted)],
+        events=[event("deleted", deleted)],
+    )

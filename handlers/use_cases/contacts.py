@@ -7,7 +7,7 @@ their customer, so one customer's contact commands are decided one after the oth
 
 from typing import Any
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found
+from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
 from handlers.use_cases import UseCase
 from schemas.contacts import CreateContact, DeleteContact, UpdateContact
 from schemas.envelope import CommandType
@@ -106,17 +106,7 @@ async def delete_contact(ctx: CommandContext[DeleteContact], db: Database) -> De
     current = await ContactRepository(db).get(ctx.tenant_id, ctx.payload.contact_id)
     if current is None:
         return not_found(ErrorCode.CONTACT_NOT_FOUND, "contact", ctx.payload.contact_id)
-    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
-    return Decision.succeeded(
-        {"id": current["_id"], "deleted": True},
-        entity_id=current["_id"],
-        changes=[changes.put(CONTACTS, deleted)],
-        events=[
-            EventDraft(
-                "contact", "deleted", current["_id"], current["customerId"], {"id": current["_id"]}
-            )
-        ],
-    )
+    return soft_deleted(ctx, current, CONTACTS, contact_event)
 
 
 USE_CASES: dict[CommandType, UseCase] = {

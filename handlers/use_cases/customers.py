@@ -4,7 +4,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found, rejection
+from handlers.decision import (
+    CommandContext,
+    Decision,
+    EventDraft,
+    not_found,
+    rejection,
+    soft_deleted,
+)
 from handlers.use_cases import UseCase
 from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
@@ -109,17 +116,7 @@ async def delete_customer(ctx: CommandContext[DeleteCustomer], db: Database) -> 
     current = await CustomerRepository(db).get(ctx.tenant_id, ctx.payload.customer_id)
     if current is None:
         return not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", ctx.payload.customer_id)
-    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
-    return Decision.succeeded(
-        {"id": current["_id"], "deleted": True},
-        entity_id=current["_id"],
-        changes=[changes.put(CUSTOMERS, deleted)],
-        events=[
-            EventDraft(
-                "customer", "deleted", current["_id"], current["_id"], {"id": current["_id"]}
-            )
-        ],
-    )
+    return soft_deleted(ctx, current, CUSTOMERS, customer_event)
 
 
 NOT_AN_OBJECT = "item: must be a JSON object"

@@ -1,6 +1,6 @@
 """API B follow-up records: create, update, delete (soft)."""
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found
+from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
 from handlers.use_cases import UseCase
 from handlers.use_cases.opportunities import missing_customer, opportunity_of_customer
 from schemas.base import iso
@@ -86,13 +86,7 @@ async def delete_follow_up(ctx: CommandContext[DeleteFollowUp], db: Database) ->
     current = await FollowUpRepository(db).get(ctx.tenant_id, p.follow_up_id)
     if current is None:
         return not_found(ErrorCode.FOLLOW_UP_NOT_FOUND, "follow-up", p.follow_up_id)
-    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
-    return Decision.succeeded(
-        {"id": current["_id"], "deleted": True},
-        entity_id=current["_id"],
-        changes=[changes.put(FOLLOW_UPS, deleted)],
-        events=[follow_up_event("deleted", deleted)],
-    )
+    return soft_deleted(ctx, current, FOLLOW_UPS, follow_up_event)
 
 
 USE_CASES = {

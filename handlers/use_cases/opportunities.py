@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found
+from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
 from handlers.use_cases import UseCase
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
@@ -90,13 +90,7 @@ async def delete_opportunity(ctx: CommandContext[DeleteOpportunity], db: Databas
     current = await OpportunityRepository(db).get(ctx.tenant_id, p.opportunity_id)
     if current is None:
         return not_found(ErrorCode.OPPORTUNITY_NOT_FOUND, "opportunity", p.opportunity_id)
-    deleted = {**current, "_deleted": True, "deletedAt": ctx.now, "updatedAt": ctx.now}
-    return Decision.succeeded(
-        {"id": current["_id"], "deleted": True},
-        entity_id=current["_id"],
-        changes=[changes.put(OPPORTUNITIES, deleted)],
-        events=[opportunity_event("deleted", deleted)],
-    )
+    return soft_deleted(ctx, current, OPPORTUNITIES, opportunity_event)
 
 
 USE_CASES = {
