@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
 from http_facade.errors import ApiError
 from http_facade.masking import masked
@@ -50,6 +51,22 @@ async def _customer_or_404(ctx: Ctx, tenant_id: str, customer_id: str) -> Docume
     return doc
 
 
+async def _about_customer(
+    request: Request,
+    ctx: Ctx,
+    principal: Principal,
+    command_type: CommandType,
+    customer_id: str,
+    fields: dict[str, Any],
+) -> Any:
+    """Run a command about one customer (payload = body + the path's ids); its result data."""
+    payload = {**fields, "customerId": customer_id}
+    result = await send_command(
+        request, ctx, principal, command_type, payload, customer_id=customer_id
+    )
+    return result.data
+
+
 @router.get(
     "/{id}",
     summary="客户档案查询",
@@ -85,11 +102,10 @@ async def bind_external(
     ctx: Ctx,
     principal: CustomersWrite,
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_BIND_EXTERNAL, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_BIND_EXTERNAL, id, body.wire()
     )
-    return ok(result.data)
+    return ok(data)
 
 
 @router.get(
@@ -115,11 +131,10 @@ async def unbind_external(
     ctx: Ctx,
     principal: CustomersWrite,
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_UNBIND_EXTERNAL, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_UNBIND_EXTERNAL, id, body.wire()
     )
-    return ok(result.data)
+    return ok(data)
 
 
 @router.post(
@@ -130,11 +145,10 @@ async def unbind_external(
 async def refresh_profile(
     id: PathId, body: RefreshProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_REFRESH_PROFILE, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_REFRESH_PROFILE, id, body.wire()
     )
-    return ok(masked(result.data, principal.sees_pii))
+    return ok(masked(data, principal.sees_pii))
 
 
 @router.get(
@@ -162,11 +176,10 @@ async def list_interactions(
 async def add_service_record(
     id: PathId, body: AddServiceRecordRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_ADD_SERVICE_RECORD, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_ADD_SERVICE_RECORD, id, body.wire()
     )
-    return ok(result.data, 201)
+    return ok(data, 201)
 
 
 @router.patch(
@@ -182,11 +195,15 @@ async def update_commitment(
     ctx: Ctx,
     principal: CustomersWrite,
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id, "commitmentId": commitmentId}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_UPDATE_COMMITMENT, payload, customer_id=id
+    data = await _about_customer(
+        request,
+        ctx,
+        principal,
+        CommandType.CUSTOMER_UPDATE_COMMITMENT,
+        id,
+        {**body.wire(), "commitmentId": commitmentId},
     )
-    return ok(result.data)
+    return ok(data)
 
 
 @router.post(
@@ -198,11 +215,10 @@ async def update_commitment(
 async def add_interaction(
     id: PathId, body: AddInteractionRequest, request: Request, ctx: Ctx, principal: CustomersWrite
 ) -> JSONResponse:
-    payload = {**body.wire(), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_ADD_INTERACTION, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_ADD_INTERACTION, id, body.wire()
     )
-    return ok(result.data, 201)
+    return ok(data, 201)
 
 
 @router.post(
@@ -217,8 +233,7 @@ async def mark_vip(
     principal: CustomersWrite,
     body: Annotated[MarkVipRequest | None, Body()] = None,
 ) -> JSONResponse:
-    payload = {**(body.wire() if body else {}), "customerId": id}
-    result = await send_command(
-        request, ctx, principal, CommandType.CUSTOMER_MARK_VIP, payload, customer_id=id
+    data = await _about_customer(
+        request, ctx, principal, CommandType.CUSTOMER_MARK_VIP, id, (body.wire() if body else {})
     )
-    return ok(masked(result.data, principal.sees_pii))
+    return ok(masked(data, principal.sees_pii))
