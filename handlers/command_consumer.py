@@ -113,6 +113,36 @@ async def with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def settle(
+    message: RawMessage,
+    work: Callable[[], Awaitable[object]],
+    *,
+    kind: str,
+    max_message_bytes: int,
+    dead_letters: DeadLetters,
+    on_processed: Callable[[], None] | None,
+) -> Outcome:
+    """Run `work` for one consumed message and say what becomes of its offset: poison
+    (too large, undecodable, invalid, or failing after the retries) is dead-lettered, an
+    unreachable store leaves the message for redelivery, anything else is processed."""
+    if await dead_letter_if_too_large(message, max_message_bytes, dead_letters, kind):
+        return Outcome.DEAD_LETTERED
+    try:
+        await work()
+    except Poison as poison:
+        log.warning("dead-lettering %s: %s: %s", kind, poison.reason, poison)
+        await dead_letters.send(message, poison.reason, str(poison))
+        return Outcome.DEAD_LETTERED
+    except Exception as exc:
+        if is_transient(exc):
+            log.warning("store unavailable, %s left for redelivery: %s", kind, exc)
+            return Outcome.RETRY_LATER
+        raise
+    if on_processed is not None:
+        on_processed()
+    return Outcome.PROCESSED
+
+
 class CommandConsumer:
     def __init__(
         self,
@@ -136,28 +166,21 @@ class CommandConsumer:
         self._max_message_bytes = max_message_bytes
 
     async def consume(self, message: RawMessage) -> Outcome:
-        if await dead_letter_if_too_large(
-            message, self._max_message_bytes, self._dead_letters, "command"
-        ):
-            return Outcome.DEAD_LETTERED
-        try:
-            envelope = decode_envelope(message.value)
-            async with self._locks.hold(message.key or envelope.tenant_id.encode()):
-                result = await self._process_with_retries(envelope)
-            if self._after_command is not None:
-                await self._after_command(envelope, result)
-        except Poison as poison:
-            log.warning("dead-lettering command: %s: %s", poison.reason, poison)
-            await self._dead_letters.send(message, poison.reason, str(poison))
-            return Outcome.DEAD_LETTERED
-        except Exception as exc:
-            if is_transient(exc):
-                log.warning("store unavailable, command left for redelivery: %s", exc)
-                return Outcome.RETRY_LATER
-            raise
-        if self._on_processed is not None:
-            self._on_processed()
-        return Outcome.PROCESSED
+        return await settle(
+            message,
+            lambda: self._apply(message),
+            kind="command",
+            max_message_bytes=self._max_message_bytes,
+            dead_letters=self._dead_letters,
+            on_processed=self._on_processed,
+        )
+
+    async def _apply(self, message: RawMessage) -> None:
+        envelope = decode_envelope(message.value)
+        async with self._locks.hold(message.key or envelope.tenant_id.encode()):
+            result = await self._process_with_retries(envelope)
+        if self._after_command is not None:
+            await self._after_command(envelope, result)
 
     async def _process_with_retries(self, envelope: CommandEnvelope) -> CommandResult:
         return await with_retries(

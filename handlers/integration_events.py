@@ -54,8 +54,8 @@ from handlers.command_consumer import (
     MAX_MESSAGE_BYTES,
     Outcome,
     Poison,
-    dead_letter_if_too_large,
     is_transient,
+    settle,
     with_retries,
 )
 from handlers.dead_letters import DeadLetters, RawMessage, validation_summary
@@ -283,30 +283,23 @@ class IntegrationEventConsumer:
         self._parked = ParkedEventRepository(db)
 
     async def consume(self, message: RawMessage) -> Outcome:
-        if await dead_letter_if_too_large(
-            message, self._max_message_bytes, self._dead_letters, "integration event"
-        ):
-            return Outcome.DEAD_LETTERED
-        try:
-            event = decode_event(message)
-            await with_retries(
-                lambda: self.handle(event),
-                retries=self._retries,
-                backoff_s=self._backoff_s,
-                what=f"integration event {event.cloud.source}/{event.cloud.id}",
-            )
-        except Poison as poison:
-            log.warning("dead-lettering integration event: %s: %s", poison.reason, poison)
-            await self._dead_letters.send(message, poison.reason, str(poison))
-            return Outcome.DEAD_LETTERED
-        except Exception as exc:
-            if is_transient(exc):
-                log.warning("store unavailable, integration event left for redelivery: %s", exc)
-                return Outcome.RETRY_LATER
-            raise
-        if self._on_processed is not None:
-            self._on_processed()
-        return Outcome.PROCESSED
+        return await settle(
+            message,
+            lambda: self._apply_raw(message),
+            kind="integration event",
+            max_message_bytes=self._max_message_bytes,
+            dead_letters=self._dead_letters,
+            on_processed=self._on_processed,
+        )
+
+    async def _apply_raw(self, message: RawMessage) -> None:
+        event = decode_event(message)
+        await with_retries(
+            lambda: self.handle(event),
+            retries=self._retries,
+            backoff_s=self._backoff_s,
+            what=f"integration event {event.cloud.source}/{event.cloud.id}",
+        )
 
     async def handle(self, event: IntegrationEvent) -> CommandResult | None:
         """Apply the event, or park it; None when parked."""

@@ -1,6 +1,6 @@
 """Sending a command from HTTP and waiting (bounded) for the result the worker stores.
 
-Not FastStream's `broker.request()`: it works under the test broker but raises against
+Not FastStream's request/reply API: it works under the test broker but raises against
 a real Kafka broker. The worker writes the result into the command journal; we poll it.
 """
 
