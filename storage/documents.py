@@ -27,6 +27,15 @@ def alive(tenant_id: str, **conditions: Any) -> dict[str, Any]:
     return {"tenantId": tenant_id, "_deleted": False, **conditions}
 
 
+async def owning_customer(
+    collection: AsyncCollection[Document], tenant_id: str, doc_id: str
+) -> str | None:
+    """The customer a tenant's document belongs to, deleted or not: the key of a command
+    about it (a repeated DELETE must still reach the journal and get its first answer)."""
+    doc = await collection.find_one({"tenantId": tenant_id, "_id": doc_id}, {"customerId": 1})
+    return None if doc is None else str(doc["customerId"])
+
+
 # Every list of the APIs: newest first, the id breaking ties, so pages are stable.
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 

@@ -3,7 +3,7 @@
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_page, owning_customer
 
 FOLLOW_UPS = "follow_ups"
 
@@ -18,10 +18,7 @@ class FollowUpRepository:
 
     async def customer_of(self, tenant_id: str, follow_up_id: str) -> str | None:
         """The owning customer of this tenant's follow-up, deleted or not (command key)."""
-        doc = await self._c.find_one(
-            {"tenantId": tenant_id, "_id": follow_up_id}, {"customerId": 1}
-        )
-        return None if doc is None else str(doc["customerId"])
+        return await owning_customer(self._c, tenant_id, follow_up_id)
 
     async def page(
         self,

@@ -3,7 +3,7 @@
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_page, owning_customer
 
 OPPORTUNITIES = "opportunities"
 
@@ -19,10 +19,7 @@ class OpportunityRepository:
     async def customer_of(self, tenant_id: str, opportunity_id: str) -> str | None:
         """The owning customer of this tenant's opportunity, deleted or not (for the
         command key: a repeated DELETE must reach the journal and get its first answer)."""
-        doc = await self._c.find_one(
-            {"tenantId": tenant_id, "_id": opportunity_id}, {"customerId": 1}
-        )
-        return None if doc is None else str(doc["customerId"])
+        return await owning_customer(self._c, tenant_id, opportunity_id)
 
     async def page(
         self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
