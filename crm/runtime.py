@@ -71,6 +71,7 @@ class Runtime:
             CommandJournal(self.store.db),
             self.publish_event,
             interval_s=settings.relay_interval_s,
+            linger_s=settings.relay_linger_ms / 1000,
             lease=Lease(self.store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     command_retries: int = Field(default=5, ge=0, le=50)
     retry_backoff_s: float = Field(default=0.05, ge=0, le=30)
     relay_interval_s: float = Field(default=0.2, gt=0, le=60)
+    relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger Kafka records → DLQ

@@ -36,6 +36,7 @@ class OutboxRelay:
         *,
         batch: int = 100,
         interval_s: float = 0.2,
+        linger_s: float = 0.0,
         lease: Lease | None = None,
     ) -> None:
         self._journal = journal
@@ -43,6 +44,7 @@ class OutboxRelay:
         self._lease = lease  # with several workers: only the holder publishes
         self._batch = batch
         self._interval_s = interval_s
+        self._linger_s = linger_s  # after a kick: let more commits join the batch
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -54,12 +56,16 @@ class OutboxRelay:
         """Publish everything pending; returns how many events went out (0 without the
         lease: another worker's relay is publishing)."""
         sent = 0
-        while await self._holds_lease() and (docs := await self._journal.unpublished(self._batch)):
+        while await self._holds_lease():
+            docs = await self._journal.unpublished(self._batch)
             for doc in docs:
                 for event in doc["events"]:
                     await self._publish(wire_event(event), event_key(event))
                     sent += 1
-            await self._journal.mark_published([doc["_id"] for doc in docs])
+            if docs:
+                await self._journal.mark_published([doc["_id"] for doc in docs])
+            if len(docs) < self._batch:
+                break  # a short batch: nothing more was pending when it was read
         return sent
 
     async def _holds_lease(self) -> bool:
@@ -79,12 +85,14 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until stopped; a failure is logged and retried on the next tick."""
         while not self._stopping:
+            if self._wake.is_set() and self._linger_s:
+                await asyncio.sleep(self._linger_s)
+            self._wake.clear()  # before the pass: a kick during it means another pass
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("relay pass failed; retrying")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)

@@ -53,7 +53,11 @@ def _subscribe(
         title=title,
         description=description,
     )
-    async def on_message(msg: KafkaMessage) -> None:
+    async def on_message() -> None:
+        # Read from the context rather than injected as `msg: KafkaMessage`: that
+        # injection is a synchronous FastStream `Context` field, which FastDepends runs
+        # in a worker thread (a thread hop for every message).
+        msg: KafkaMessage = broker.context.get_local("message")
         outcome = await consumer.consume(raw_message(msg))
         if outcome is Outcome.RETRY_LATER:
             await asyncio.sleep(REDELIVERY_PAUSE_S)

@@ -6,14 +6,16 @@ Calls run inline on the event loop: mongomock is in-memory and not thread-safe, 
 running inline also makes each call atomic with respect to other coroutines.
 """
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
 from typing import Any
 
 import mongomock
+from bson import ObjectId
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.results import InsertManyResult
+from pymongo.results import InsertManyResult, UpdateResult
 
+from storage.memory_fast_paths import find_by_id, plain_update
 from storage.memory_speedups import FieldIndexes, UniqueKeys, fast_iteration, sorted_page
 
 Document = dict[str, Any]
@@ -92,44 +94,53 @@ class MemoryCollection:
         raw: Any = collection
         self._indexes = FieldIndexes(raw._store)
         raw._iter_documents = fast_iteration(raw, self._indexes)
+        raw._insert = self._touching_insert(raw._insert)
         self._c = raw
         self.name = collection.name
 
-    async def find_one(self, *args: Any, **kwargs: Any) -> Document | None:
-        return self._c.find_one(*args, **kwargs)
+    def _touching_insert(self, insert: Any) -> Any:
+        """mongomock's `_insert`, recording each new document's id for the indexes (it
+        is given an `_id` first, as mongomock and PyMongo would, so it can be recorded)."""
+
+        def touching_insert(data: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(data, MutableMapping):
+                data.setdefault("_id", ObjectId())
+                self._indexes.touch(data["_id"])
+            return insert(data, *args, **kwargs)
+
+        return touching_insert
+
+    async def find_one(self, filter_: Any = None, *args: Any, **kwargs: Any) -> Document | None:
+        if not args and not kwargs:
+            direct, doc = find_by_id(self._c._store, filter_)
+            if direct:
+                return doc
+        return self._c.find_one(filter_, *args, **kwargs)
 
     def find(self, filter_: Any = None, *args: Any, **kwargs: Any) -> MemoryCursor:
         return MemoryCursor(self._c, filter_, args, kwargs)
 
     async def insert_one(self, document: Document, **kwargs: Any) -> Any:
-        if "_id" not in document:
-            return self._in_place_write(self._c.insert_one, document, **kwargs)
-        self._indexes.added([document])  # before: mongomock's unique check must see it
-        try:
-            return self._c.insert_one(document, **kwargs)
-        except Exception:
-            self._indexes.invalidate()
-            raise
+        return self._write(self._c.insert_one, document, **kwargs)
 
-    def _in_place_write(self, write: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a write that may change documents in place: indexes off, then rebuilt."""
-        self._indexes.suspended = True
+    def _write(self, write: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a mongomock write; the field indexes follow the documents it touched."""
+        self._indexes.begin_write()
         try:
             return write(*args, **kwargs)
         finally:
-            self._indexes.suspended = False
-            self._indexes.invalidate()
+            self._indexes.end_write()
 
     async def insert_many(self, documents: Iterable[Document], *, ordered: bool = True) -> Any:
         """mongomock re-scans the whole collection per document to enforce unique indexes
         (quadratic for a 2000-item import); here a batch is checked in one pass instead,
         with the same outcome: colliding documents are reported as write errors."""
         docs = list(documents)
-        return self._in_place_write(self._insert_many, docs, ordered)
+        return self._write(self._insert_many, docs, ordered)
 
     def _insert_many(self, docs: list[Document], ordered: bool) -> Any:
-        checker = UniqueKeys(self._c)
-        if not checker.indexes:
+        checker = UniqueKeys(self._c, docs)
+        if not checker.indexes or not checker.plain:
             return self._c.insert_many(docs, ordered=ordered)
         errors: list[Document] = []
         inserted = 0
@@ -137,8 +148,9 @@ class MemoryCollection:
         try:
             for position, doc in enumerate(docs):
                 try:
-                    checker.claim(doc)
+                    keys = checker.free_keys(doc)
                     self._c._insert(doc)
+                    checker.take(keys)
                 except DuplicateKeyError as exc:
                     errors.append({"index": position, "code": 11000, "errmsg": str(exc), "op": doc})
                     if ordered:
@@ -152,22 +164,30 @@ class MemoryCollection:
         return InsertManyResult([doc["_id"] for doc in docs], acknowledged=True)
 
     async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._in_place_write(self._c.replace_one, *args, **kwargs)
+        return self._write(self._c.replace_one, *args, **kwargs)
 
-    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._in_place_write(self._c.update_one, *args, **kwargs)
+    async def update_one(self, filter_: Any, update: Any, **kwargs: Any) -> Any:
+        return self._write(self._update, filter_, update, multi=False, **kwargs)
 
-    async def update_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._in_place_write(self._c.update_many, *args, **kwargs)
+    async def update_many(self, filter_: Any, update: Any, **kwargs: Any) -> Any:
+        return self._write(self._update, filter_, update, multi=True, **kwargs)
+
+    def _update(self, filter_: Any, update: Any, *, multi: bool, **kwargs: Any) -> Any:
+        if not kwargs.get("array_filters"):
+            raw = plain_update(self._c._store, filter_, update, self._indexes.touch, multi=multi)
+            if raw is not None:
+                return UpdateResult(raw, acknowledged=True)
+        write = self._c.update_many if multi else self._c.update_one
+        return write(filter_, update, **kwargs)
 
     async def delete_one(self, *args: Any, **kwargs: Any) -> Any:
-        return self._in_place_write(self._c.delete_one, *args, **kwargs)
+        return self._write(self._c.delete_one, *args, **kwargs)
 
     async def delete_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._in_place_write(self._c.delete_many, *args, **kwargs)
+        return self._write(self._c.delete_many, *args, **kwargs)
 
     async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Document | None:
-        result: Document | None = self._in_place_write(self._c.find_one_and_update, *args, **kwargs)
+        result: Document | None = self._write(self._c.find_one_and_update, *args, **kwargs)
         return result
 
     async def count_documents(self, *args: Any, **kwargs: Any) -> int:
@@ -176,7 +196,7 @@ class MemoryCollection:
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> Any:
         """Runs each request in turn: mongomock's own bulk_write rejects PyMongo 4.20's
         request objects (they pass a `sort` argument it does not know)."""
-        self._in_place_write(self._bulk_write, requests)
+        self._write(self._bulk_write, requests)
 
     def _bulk_write(self, requests: Sequence[Any]) -> None:
         for request in requests:
@@ -201,7 +221,8 @@ class MemoryCollection:
         return dict(self._c.index_information())
 
     async def drop(self) -> None:
-        self._in_place_write(self._c.drop)
+        self._c.drop()
+        self._indexes.invalidate()
 
 
 class MemoryDatabase:

@@ -10,7 +10,7 @@ copy only the requested page. mongomock's own engine still decides whatever is n
 """
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from mongomock.filtering import filter_applies
@@ -89,51 +89,92 @@ def _only_checks(filter_: Any, checks: list[tuple[str, Any]]) -> bool:
     )
 
 
-class FieldIndexes:
-    """Hash indexes on the fields queries compare for equality, built on first use.
+class _FieldIndex:
+    """One field's hash index: document ids by value. Documents whose value is an array
+    or sub-document are always candidates (an array matches a scalar it contains); a
+    document without the field never equals a scalar, so it is in no bucket."""
 
-    Inserts extend them; any other write drops them (rebuilt on the next query): updates
-    change documents in place inside mongomock, so there is no cheaper safe rule. Documents
-    whose value is an array or sub-document are always candidates (an array matches a
-    scalar it contains); a document without the field never equals a scalar.
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.by_value: dict[Any, dict[Any, None]] = {}  # dicts: ordered sets
+        self.always: dict[Any, None] = {}
+        self._where: dict[Any, Any] = {}  # id -> its bucket key, or _ALWAYS
+
+    def add(self, doc: Document) -> None:
+        value = doc.get(self.field, _MISSING)
+        doc_id = doc["_id"]
+        if type(value) in _CONTAINERS:
+            self.always[doc_id] = None
+            self._where[doc_id] = _ALWAYS
+        elif value is not _MISSING:
+            self.by_value.setdefault(value, {})[doc_id] = None
+            self._where[doc_id] = value
+
+    def remove(self, doc_id: Any) -> None:
+        value = self._where.pop(doc_id, _MISSING)
+        if value is _ALWAYS:
+            del self.always[doc_id]
+        elif value is not _MISSING:
+            bucket = self.by_value[value]
+            del bucket[doc_id]
+            if not bucket:
+                del self.by_value[value]
+
+
+_ALWAYS = object()
+
+
+class FieldIndexes:
+    """Hash indexes on the fields queries compare for equality, built on first use and
+    kept current by every write of this adapter.
+
+    A write runs between `begin_write` and `end_write`. Meanwhile mongomock changes
+    documents in place, so the buckets may be stale for exactly the documents the write
+    touches: those are recorded (`touch`) and stay candidates for every query until
+    `end_write` re-indexes them. mongomock's unique checks run inside the write and so
+    still see every document that could collide.
     """
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        self._fields: dict[str, tuple[dict[Any, list[Any]], list[Any]]] = {}
-        self.suspended = False  # during an in-place write: scan instead
+        self._fields: dict[str, _FieldIndex] = {}
+        self.touched: dict[Any, None] | None = None  # ids written by the running write
 
     def invalidate(self) -> None:
         self._fields.clear()
 
-    def added(self, docs: Iterable[Document]) -> None:
-        for field, (by_value, always) in self._fields.items():
-            for doc in docs:
-                self._index(field, by_value, always, doc)
+    def begin_write(self) -> None:
+        self.touched = {}
 
-    @staticmethod
-    def _index(
-        field: str, by_value: dict[Any, list[Any]], always: list[Any], doc: Document
-    ) -> None:
-        value = doc.get(field, _MISSING)
-        if type(value) in _CONTAINERS:
-            always.append(doc["_id"])
-        elif value is not _MISSING:
-            by_value.setdefault(value, []).append(doc["_id"])
+    def touch(self, doc_id: Any) -> None:
+        if self.touched is not None:
+            self.touched[doc_id] = None
 
-    def buckets(self, field: str, expected: Any) -> list[list[Any]]:
-        """Id lists that together hold every document that may match `field == expected`
-        (or `$in`), without copying them: the caller picks the smallest set of buckets."""
-        if field not in self._fields:
-            by_value: dict[Any, list[Any]] = {}
-            always: list[Any] = []
+    def end_write(self) -> None:
+        touched, self.touched = self.touched or {}, None
+        documents = self._store._documents
+        for index in self._fields.values():
+            for doc_id in touched:
+                index.remove(doc_id)
+                if doc_id in documents:
+                    index.add(documents[doc_id])
+
+    def buckets(self, field: str, expected: Any) -> list[Collection[Any]]:
+        """Id collections that together hold every document that may match
+        `field == expected` (or `$in`), without copying them: the caller picks the
+        smallest set of buckets."""
+        index = self._fields.get(field)
+        if index is None:
+            index = self._fields[field] = _FieldIndex(field)
             for doc in list(self._store._documents.values()):
-                self._index(field, by_value, always, doc)
-            self._fields[field] = (by_value, always)
-        by_value, always = self._fields[field]
+                index.add(doc)
         values = expected if type(expected) is frozenset else (expected,)
-        found = [by_value[value] for value in values if value in by_value]
-        return [*found, always] if always else found
+        found: list[Collection[Any]] = [index.by_value[v] for v in values if v in index.by_value]
+        if index.always:
+            found.append(index.always)
+        if self.touched:
+            found.append(self.touched)
+        return found
 
 
 def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
@@ -141,7 +182,8 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
     `filter_applies` still decides), but `_id` look-ups go straight to the document and
     equality clauses narrow the candidates through `indexes` and refute the rest with a
     plain comparison. Without it every query runs the full filter engine on every
-    document (~20 µs each), which made a command's cost grow with the data."""
+    document (~20 µs each), which made a command's cost grow with the data. During a
+    write, every document it yields is recorded as touched (it may be changed in place)."""
     store = collection._store
 
     def iterate(filter_: Any) -> Any:
@@ -153,7 +195,7 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
             ids: list[Any] | None = [by_id]
         elif _in_scalars(by_id):
             ids = list(dict.fromkeys(by_id["$in"]))
-        elif checks and not indexes.suspended:
+        elif checks:
             narrowest = min(
                 (indexes.buckets(f, v) for f, v in checks),
                 key=lambda lists: sum(len(ids) for ids in lists),
@@ -169,9 +211,16 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
             documents = store._documents
             candidates = [documents[i] for i in ids if i in documents]
         settled = _only_checks(filter_, checks)
-        return (doc for doc in candidates if _matches(doc, filter_, checks, settled))
+        matches = (doc for doc in candidates if _matches(doc, filter_, checks, settled))
+        return matches if indexes.touched is None else _touching(matches, indexes)
 
     return iterate
+
+
+def _touching(docs: Iterable[Document], indexes: FieldIndexes) -> Iterator[Document]:
+    for doc in docs:
+        indexes.touch(doc["_id"])
+        yield doc
 
 
 def _matches(doc: Document, filter_: Any, checks: list[tuple[str, Any]], settled: bool) -> bool:
@@ -191,12 +240,18 @@ def _in_scalars(value: Any) -> bool:
 
 
 class UniqueKeys:
-    """The unique-index keys present in a collection, built once for a batch insert."""
+    """The unique-index keys present in a collection, built once for a batch insert.
 
-    def __init__(self, collection: Any) -> None:
+    Keys are compared as plain values, so a batch where an indexed field holds an array
+    or sub-document anywhere (multikey semantics) is not `plain` and is left to mongomock.
+    """
+
+    def __init__(self, collection: Any, batch: list[Document]) -> None:
         self.indexes = [i for i in collection._store.indexes.values() if i.get("unique")]
         self._taken: list[set[tuple[Any, ...]]] = []
         documents = list(collection._store.documents) if self.indexes else []
+        fields = {field for index in self.indexes for field, _ in index["key"]}
+        self.plain = not any(_holds_container(doc, fields) for doc in [*documents, *batch])
         for index in self.indexes:
             keys = set()
             for doc in documents:
@@ -221,15 +276,31 @@ class UniqueKeys:
             return None
         return tuple(values)
 
-    def claim(self, doc: Document) -> None:
-        """Reserve the document's keys; DuplicateKeyError if one is taken."""
+    def free_keys(self, doc: Document) -> list[tuple[Any, ...] | None]:
+        """The document's keys, each still free; DuplicateKeyError if one is taken."""
         keys = [self._key(index, doc) for index in self.indexes]
         for key, taken in zip(keys, self._taken, strict=True):
             if key is not None and key in taken:
                 raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        return keys
+
+    def take(self, keys: list[tuple[Any, ...] | None]) -> None:
+        """Reserve keys of an inserted document (not before: the insert may still fail
+        on its `_id`, and then its keys stay free)."""
         for key, taken in zip(keys, self._taken, strict=True):
             if key is not None:
                 taken.add(key)
+
+
+def _holds_container(doc: Document, fields: set[str]) -> bool:
+    for field in fields:
+        try:
+            value = get_value_by_dot(doc, field)
+        except KeyError:
+            continue
+        if type(value) in _CONTAINERS:
+            return True
+    return False
 
 
 _NULL, _NUMBER, _STRING = 1, 2, 3  # BSON comparison order of the types sorted here

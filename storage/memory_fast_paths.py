@@ -1,0 +1,122 @@
+"""Direct paths for the in-memory store's most frequent calls, with mongomock's outcome.
+
+Every command reads and updates its journal document by `_id`. mongomock runs those
+through its generic machinery: a cursor, a deep-copied snapshot of the document before
+each update (for a rollback that a plain `$set` of non-unique fields never needs), and
+a walk of the document to normalise datetimes. Here a read by `_id` copies the stored
+document once, and an update by `_id` that only `$set`s or `$unset`s top-level fields
+outside every unique index changes the stored document directly. Anything else returns
+None and goes to mongomock.
+"""
+
+from typing import Any
+
+from mongomock.helpers import patch_datetime_awareness_in_document
+
+Document = dict[str, Any]
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+_SCALARS = (str, int, float, bool)
+_PLAIN_OPERATORS = frozenset({"$set", "$unset"})
+
+
+def clone(value: Any) -> Any:
+    """A copy as mongomock returns it: containers rebuilt, scalars shared (immutable)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: clone(item) for key, item in value.items()}
+    if kind is list:
+        return [clone(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return patch_datetime_awareness_in_document(value)  # datetimes and the rest
+
+
+def requested_ids(filter_: Any) -> list[Any] | None:
+    """The ids of `{"_id": id}` or `{"_id": {"$in": [ids]}}`, else None."""
+    if type(filter_) is not dict or len(filter_) != 1 or "_id" not in filter_:
+        return None
+    wanted = filter_["_id"]
+    if isinstance(wanted, _SCALARS):
+        return [wanted]
+    if type(wanted) is dict and set(wanted) == {"$in"} and type(wanted["$in"]) is list:
+        ids = wanted["$in"]
+        return list(dict.fromkeys(ids)) if all(isinstance(i, _SCALARS) for i in ids) else None
+    return None
+
+
+def find_by_id(store: Any, filter_: Any) -> tuple[bool, Document | None]:
+    """(True, copy or None) for a plain `_id` look-up; (False, None) when not one."""
+    ids = requested_ids(filter_)
+    if ids is None or len(ids) != 1 or store._ttl_indexes:
+        return False, None
+    doc = store._documents.get(ids[0])
+    return True, None if doc is None else clone(doc)
+
+
+def _unique_fields(store: Any) -> set[str]:
+    """Top-level fields a unique index keys on or filters on (its partial expression)."""
+    fields: set[str] = {"_id"}
+    for index in store.indexes.values():
+        if index.get("unique"):
+            fields |= {field.split(".")[0] for field, _ in index["key"]}
+            fields |= _named_fields(index.get("partialFilterExpression") or {})
+    return fields
+
+
+def _named_fields(expression: Any) -> set[str]:
+    names: set[str] = set()
+    if type(expression) is dict:
+        for key, value in expression.items():
+            if not key.startswith("$"):
+                names.add(key.split(".")[0])
+            names |= _named_fields(value)
+    elif type(expression) is list:
+        for item in expression:
+            names |= _named_fields(item)
+    return names
+
+
+def plain_update(
+    store: Any, filter_: Any, update: Any, touch: Any, *, multi: bool
+) -> Document | None:
+    """Apply a `$set`/`$unset` of top-level non-unique fields to the documents named by
+    `_id`; mongomock's raw update result, or None when the update is not that plain or
+    names a missing document (an upsert, or nothing matched: mongomock decides)."""
+    ids = requested_ids(filter_)
+    if ids is None or (len(ids) > 1 and not multi) or store._ttl_indexes:
+        return None
+    if type(update) is not dict or not update or not set(update) <= _PLAIN_OPERATORS:
+        return None
+    if not all(type(operands) is dict and operands for operands in update.values()):
+        return None
+    fields = [field for operands in update.values() for field in operands]
+    if not fields or any(field.startswith("$") or "." in field for field in fields):
+        return None
+    if set(fields) & _unique_fields(store):
+        return None
+    documents = store._documents
+    if not all(doc_id in documents for doc_id in ids):
+        return None
+    values = {field: clone(value) for field, value in update.get("$set", {}).items()}
+    modified = 0
+    for doc_id in ids:
+        doc = documents[doc_id]
+        touch(doc_id)
+        changed = False
+        for field, value in values.items():
+            if field not in doc or doc[field] != value:
+                doc[field] = value if len(ids) == 1 else clone(value)
+                changed = True
+        for field in update.get("$unset", {}):
+            if field in doc:
+                del doc[field]
+                changed = True
+        modified += changed
+    return {
+        "n": len(ids),
+        "nModified": modified,
+        "ok": 1,
+        "upserted": None,
+        "updatedExisting": True,
+    }
