@@ -49,6 +49,15 @@ class UpdateCustomerRequest(CustomerFields):
 MAX_ITEM_DEPTH = 8  # a customer is an object of strings and one list of strings
 
 
+def _encodable(text: str) -> bool:
+    """UTF-8 has no encoding for a lone surrogate: the only strings that fail."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _sendable(items: list[Any]) -> str | None:
     """Why `items` cannot be sent on as a command's JSON, or None. Python's JSON parser
     accepts NaN/Infinity and lone UTF-16 surrogates (`"\ud800"`) that cannot be encoded
@@ -60,7 +69,7 @@ def _sendable(items: list[Any]) -> str | None:
         if depth > MAX_ITEM_DEPTH:
             return f"items are nested deeper than {MAX_ITEM_DEPTH} levels"
         if isinstance(value, str):
-            if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+            if not value.isascii() and not _encodable(value):
                 return "items hold a lone UTF-16 surrogate"
         elif isinstance(value, float):
             if not math.isfinite(value):

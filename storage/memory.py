@@ -12,11 +12,10 @@ from typing import Any
 import mongomock
 from bson import ObjectId
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.results import InsertManyResult, UpdateResult
+from pymongo.results import UpdateResult
 
-from storage.memory_fast_paths import find_by_id, plain_update
-from storage.memory_speedups import FieldIndexes, UniqueKeys, fast_iteration, sorted_page
+from storage.memory_fast_paths import find_by_id, insert_document, plain_update
+from storage.memory_speedups import FieldIndexes, fast_iteration, sorted_page
 
 Document = dict[str, Any]
 
@@ -95,20 +94,40 @@ class MemoryCollection:
         self._indexes = FieldIndexes(raw._store)
         raw._iter_documents = fast_iteration(raw, self._indexes)
         raw._insert = self._touching_insert(raw._insert)
+        raw._ensure_uniques = self._indexed_unique_check(raw._ensure_uniques)
         self._c = raw
         self.name = collection.name
 
     def _touching_insert(self, insert: Any) -> Any:
-        """mongomock's `_insert`, recording each new document's id for the indexes (it
-        is given an `_id` first, as mongomock and PyMongo would, so it can be recorded)."""
+        """mongomock's `_insert` with the indexes kept current: a document takes the
+        direct path of `insert_document`, which indexes it as it is stored; otherwise it
+        is given its `_id` first (as mongomock and PyMongo would) and recorded as touched."""
 
-        def touching_insert(data: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(data, MutableMapping):
-                data.setdefault("_id", ObjectId())
-                self._indexes.touch(data["_id"])
-            return insert(data, *args, **kwargs)
+        def touching_insert(data: Any, session: Any = None, ordered: bool = True) -> Any:
+            if not isinstance(data, MutableMapping):
+                return insert(data, session, ordered)
+            if "_id" not in data:
+                data["_id"] = ObjectId()
+            if session is None:
+                inserted = insert_document(
+                    self._c._store, data, self._c._ensure_uniques, self._indexes
+                )
+                if inserted is not None:
+                    return inserted
+            self._indexes.touch(data["_id"])
+            return insert(data, session, ordered)
 
         return touching_insert
+
+    def _indexed_unique_check(self, ensure_uniques: Any) -> Any:
+        """mongomock checks unique indexes right after it stores or changes a document:
+        re-index that document first, so the check's indexed look-up counts it."""
+
+        def indexed_unique_check(doc: Document) -> None:
+            self._indexes.resync(doc["_id"])
+            ensure_uniques(doc)
+
+        return indexed_unique_check
 
     async def find_one(self, filter_: Any = None, *args: Any, **kwargs: Any) -> Document | None:
         if not args and not kwargs:
@@ -132,36 +151,9 @@ class MemoryCollection:
             self._indexes.end_write()
 
     async def insert_many(self, documents: Iterable[Document], *, ordered: bool = True) -> Any:
-        """mongomock re-scans the whole collection per document to enforce unique indexes
-        (quadratic for a 2000-item import); here a batch is checked in one pass instead,
-        with the same outcome: colliding documents are reported as write errors."""
-        docs = list(documents)
-        return self._write(self._insert_many, docs, ordered)
-
-    def _insert_many(self, docs: list[Document], ordered: bool) -> Any:
-        checker = UniqueKeys(self._c, docs)
-        if not checker.indexes or not checker.plain:
-            return self._c.insert_many(docs, ordered=ordered)
-        errors: list[Document] = []
-        inserted = 0
-        self._c._ensure_uniques = lambda _doc: None  # checked by `checker` for this batch
-        try:
-            for position, doc in enumerate(docs):
-                try:
-                    keys = checker.free_keys(doc)
-                    self._c._insert(doc)
-                    checker.take(keys)
-                except DuplicateKeyError as exc:
-                    errors.append({"index": position, "code": 11000, "errmsg": str(exc), "op": doc})
-                    if ordered:
-                        break
-                    continue
-                inserted += 1
-        finally:
-            del self._c._ensure_uniques  # back to mongomock's own check
-        if errors:
-            raise BulkWriteError({"writeErrors": errors, "nInserted": inserted})
-        return InsertManyResult([doc["_id"] for doc in docs], acknowledged=True)
+        """mongomock's own batch insert: each document's unique check is one indexed
+        look-up here, so a batch costs in proportion to its size, not the collection's."""
+        return self._write(self._c.insert_many, list(documents), ordered=ordered)
 
     async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
         return self._write(self._c.replace_one, *args, **kwargs)

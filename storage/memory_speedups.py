@@ -14,8 +14,6 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from mongomock.filtering import filter_applies
-from mongomock.helpers import get_value_by_dot
-from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 
@@ -128,11 +126,11 @@ class FieldIndexes:
     """Hash indexes on the fields queries compare for equality, built on first use and
     kept current by every write of this adapter.
 
-    A write runs between `begin_write` and `end_write`. Meanwhile mongomock changes
-    documents in place, so the buckets may be stale for exactly the documents the write
-    touches: those are recorded (`touch`) and stay candidates for every query until
-    `end_write` re-indexes them. mongomock's unique checks run inside the write and so
-    still see every document that could collide.
+    mongomock changes documents in place during an update, and checks unique indexes
+    right after each change: `resync` re-indexes the document at that moment (the
+    adapter hooks it in before each unique check), so the check sees the document where
+    it now belongs. Every document a write visits is also recorded (`touch`) and
+    re-indexed when the write ends, which covers rollbacks and deletions.
     """
 
     def __init__(self, store: Any) -> None:
@@ -150,14 +148,27 @@ class FieldIndexes:
         if self.touched is not None:
             self.touched[doc_id] = None
 
+    def added(self, doc: Document) -> None:
+        """A new document, indexed as stored (no need to treat it as touched)."""
+        for index in self._fields.values():
+            index.add(doc)
+
+    def removed(self, doc_id: Any) -> None:
+        for index in self._fields.values():
+            index.remove(doc_id)
+
+    def resync(self, doc_id: Any) -> None:
+        """Re-index one document as it is stored now (or drop it, when it is gone)."""
+        doc = self._store._documents.get(doc_id)
+        for index in self._fields.values():
+            index.remove(doc_id)
+            if doc is not None:
+                index.add(doc)
+
     def end_write(self) -> None:
         touched, self.touched = self.touched or {}, None
-        documents = self._store._documents
-        for index in self._fields.values():
-            for doc_id in touched:
-                index.remove(doc_id)
-                if doc_id in documents:
-                    index.add(documents[doc_id])
+        for doc_id in touched:
+            self.resync(doc_id)
 
     def buckets(self, field: str, expected: Any) -> list[Collection[Any]]:
         """Id collections that together hold every document that may match
@@ -172,8 +183,6 @@ class FieldIndexes:
         found: list[Collection[Any]] = [index.by_value[v] for v in values if v in index.by_value]
         if index.always:
             found.append(index.always)
-        if self.touched:
-            found.append(self.touched)
         return found
 
 
@@ -237,70 +246,6 @@ def _in_scalars(value: Any) -> bool:
         return False
     values = value["$in"]
     return isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values)
-
-
-class UniqueKeys:
-    """The unique-index keys present in a collection, built once for a batch insert.
-
-    Keys are compared as plain values, so a batch where an indexed field holds an array
-    or sub-document anywhere (multikey semantics) is not `plain` and is left to mongomock.
-    """
-
-    def __init__(self, collection: Any, batch: list[Document]) -> None:
-        self.indexes = [i for i in collection._store.indexes.values() if i.get("unique")]
-        self._taken: list[set[tuple[Any, ...]]] = []
-        documents = list(collection._store.documents) if self.indexes else []
-        fields = {field for index in self.indexes for field, _ in index["key"]}
-        self.plain = not any(_holds_container(doc, fields) for doc in [*documents, *batch])
-        for index in self.indexes:
-            keys = set()
-            for doc in documents:
-                key = self._key(index, doc)
-                if key is not None:
-                    keys.add(key)
-            self._taken.append(keys)
-
-    @staticmethod
-    def _key(index: Document, doc: Document) -> tuple[Any, ...] | None:
-        """The document's key in the index, None when the index does not cover it."""
-        partial = index.get("partialFilterExpression")
-        if partial is not None and not filter_applies(partial, doc):
-            return None
-        values = []
-        for field, _ in index["key"]:
-            try:
-                values.append(repr(get_value_by_dot(doc, field)))
-            except KeyError:
-                values.append(repr(None))
-        if index.get("sparse") and set(values) == {repr(None)}:
-            return None
-        return tuple(values)
-
-    def free_keys(self, doc: Document) -> list[tuple[Any, ...] | None]:
-        """The document's keys, each still free; DuplicateKeyError if one is taken."""
-        keys = [self._key(index, doc) for index in self.indexes]
-        for key, taken in zip(keys, self._taken, strict=True):
-            if key is not None and key in taken:
-                raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
-        return keys
-
-    def take(self, keys: list[tuple[Any, ...] | None]) -> None:
-        """Reserve keys of an inserted document (not before: the insert may still fail
-        on its `_id`, and then its keys stay free)."""
-        for key, taken in zip(keys, self._taken, strict=True):
-            if key is not None:
-                taken.add(key)
-
-
-def _holds_container(doc: Document, fields: set[str]) -> bool:
-    for field in fields:
-        try:
-            value = get_value_by_dot(doc, field)
-        except KeyError:
-            continue
-        if type(value) in _CONTAINERS:
-            return True
-    return False
 
 
 _NULL, _NUMBER, _STRING = 1, 2, 3  # BSON comparison order of the types sorted here
