@@ -64,12 +64,12 @@ class CommandProcessor:
 
     async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:
         decided_at = iso_now()
-        events = await self._sequenced_events(envelope, decision, decided_at)
         changes = list(decision.changes)
+        created = _inserted_customers(changes)
+        events = await self._sequenced_events(envelope, decision, decided_at, set(created))
         last_sequence: dict[str, int] = {}
         for event in events:
             last_sequence[event["_customerId"]] = event["sequence"]
-        created = _inserted_customers(changes)
         for customer_id, sequence in last_sequence.items():
             if customer_id in created:
                 created[customer_id]["_seq"] = sequence  # born with it: no counter update
@@ -101,13 +101,15 @@ class CommandProcessor:
         }
 
     async def _sequenced_events(
-        self, envelope: CommandEnvelope, decision: Decision, now: str
+        self, envelope: CommandEnvelope, decision: Decision, now: str, created: set[str]
     ) -> list[dict[str, Any]]:
-        """Give each draft its stable id and the next sequence number of its customer."""
+        """Give each draft its stable id and the next sequence number of its customer.
+        Customers this decision creates start at 0: no need to read their counters."""
         if not decision.events:
             return []
-        customer_ids = sorted({draft.customer_id for draft in decision.events})
-        counters = defaultdict(int, await self._customers.sequences(customer_ids))
+        customer_ids = sorted({draft.customer_id for draft in decision.events} - created)
+        stored = await self._customers.sequences(customer_ids) if customer_ids else {}
+        counters = defaultdict(int, stored)
         events = []
         for position, draft in enumerate(decision.events):
             counters[draft.customer_id] += 1

@@ -6,7 +6,7 @@ Calls run inline on the event loop: mongomock is in-memory and not thread-safe, 
 running inline also makes each call atomic with respect to other coroutines.
 """
 
-from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import mongomock
@@ -14,7 +14,13 @@ from bson import ObjectId
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.results import UpdateResult
 
-from storage.memory_fast_paths import find_by_id, insert_document, plain_update
+from storage.memory_fast_paths import (
+    find_by_id,
+    insert_document,
+    plain_projection,
+    plain_update,
+    projected,
+)
 from storage.memory_speedups import FieldIndexes, fast_iteration, sorted_page
 
 Document = dict[str, Any]
@@ -68,15 +74,23 @@ class MemoryCursor:
         return docs if length is None else docs[:length]
 
     def _results(self) -> list[Document]:
-        if self._sort and not self._args and not self._kwargs:
-            matched = list(self._collection._iter_documents(self._filter))
-            page = sorted_page(matched, self._sort, self._skip, self._limit)
+        plain, kept = plain_projection(self._args)
+        if plain and not self._kwargs and self._limit >= 0:
+            page = self._page(list(self._collection._iter_documents(self._filter)))
             if page is not None:
-                return page
+                return [projected(doc, kept) for doc in page]
         cursor = self._collection.find(self._filter, *self._args, **self._kwargs)
         if self._sort:
             cursor = cursor.sort(self._sort)
         return list(cursor.skip(self._skip).limit(self._limit))
+
+    def _page(self, matched: list[Document]) -> list[Document] | None:
+        """The requested slice of the matched (stored) documents, None if mongomock must
+        sort them."""
+        if self._sort:
+            return sorted_page(matched, self._sort, self._skip, self._limit)
+        end = self._skip + self._limit if self._limit else None
+        return matched[self._skip : end]
 
     def __aiter__(self) -> AsyncIterator[Document]:
         return self._iterate()
@@ -94,6 +108,7 @@ class MemoryCollection:
         self._indexes = FieldIndexes(raw._store)
         raw._iter_documents = fast_iteration(raw, self._indexes)
         raw._insert = self._touching_insert(raw._insert)
+        self._unique_check = raw._ensure_uniques  # mongomock's own
         raw._ensure_uniques = self._indexed_unique_check(raw._ensure_uniques)
         self._c = raw
         self.name = collection.name
@@ -109,9 +124,7 @@ class MemoryCollection:
             if "_id" not in data:
                 data["_id"] = ObjectId()
             if session is None:
-                inserted = insert_document(
-                    self._c._store, data, self._c._ensure_uniques, self._indexes
-                )
+                inserted = insert_document(self._c._store, data, self._unique_check, self._indexes)
                 if inserted is not None:
                     return inserted
             self._indexes.touch(data["_id"])
@@ -130,21 +143,35 @@ class MemoryCollection:
         return indexed_unique_check
 
     async def find_one(self, filter_: Any = None, *args: Any, **kwargs: Any) -> Document | None:
-        if not args and not kwargs:
+        if kwargs:
+            return self._c.find_one(filter_, *args, **kwargs)
+        if not args:
             direct, doc = find_by_id(self._c._store, filter_)
             if direct:
                 return doc
-        return self._c.find_one(filter_, *args, **kwargs)
+        if filter_ is not None and not isinstance(filter_, Mapping):
+            filter_ = {"_id": filter_}  # as PyMongo: a bare value is an `_id`
+        found = await MemoryCursor(self._c, filter_, args, {}).limit(1).to_list()
+        return found[0] if found else None
 
     def find(self, filter_: Any = None, *args: Any, **kwargs: Any) -> MemoryCursor:
         return MemoryCursor(self._c, filter_, args, kwargs)
 
     async def insert_one(self, document: Document, **kwargs: Any) -> Any:
-        return self._write(self._c.insert_one, document, **kwargs)
+        return self._insert(self._c.insert_one, document, **kwargs)
+
+    def _insert(self, write: Any, *args: Any, **kwargs: Any) -> Any:
+        """An insert indexes each document as it is stored (see `_touching_insert`)."""
+        self._indexes.begin_write()  # for documents that take mongomock's own path
+        try:
+            return write(*args, **kwargs)
+        finally:
+            self._indexes.end_write()
 
     def _write(self, write: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a mongomock write; the field indexes follow the documents it touched."""
-        self._indexes.begin_write()
+        """Run a mongomock write that may change documents in place; the field indexes
+        follow every document it visited."""
+        self._indexes.begin_write(visits=True)
         try:
             return write(*args, **kwargs)
         finally:
@@ -153,7 +180,7 @@ class MemoryCollection:
     async def insert_many(self, documents: Iterable[Document], *, ordered: bool = True) -> Any:
         """mongomock's own batch insert: each document's unique check is one indexed
         look-up here, so a batch costs in proportion to its size, not the collection's."""
-        return self._write(self._c.insert_many, list(documents), ordered=ordered)
+        return self._insert(self._c.insert_many, list(documents), ordered=ordered)
 
     async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
         return self._write(self._c.replace_one, *args, **kwargs)

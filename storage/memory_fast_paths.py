@@ -94,6 +94,39 @@ def insert_document(
     return object_id
 
 
+def plain_projection(args: tuple[Any, ...]) -> tuple[bool, dict[str, bool] | None]:
+    """(True, fields kept) for an inclusion projection of top-level fields (`_id` kept
+    unless excluded); (True, None) for no projection; (False, None) for anything else,
+    which mongomock projects."""
+    projection = args[0] if len(args) == 1 else None
+    if len(args) > 1:
+        return False, None
+    if projection is None:
+        return True, None
+    if type(projection) is not dict or not projection:
+        return False, None
+    kept = {"_id": True}
+    for field, value in projection.items():
+        if field.startswith("$") or "." in field or type(value) not in (int, bool):
+            return False, None
+        if field == "_id":
+            kept["_id"] = bool(value)
+        elif not value:
+            return False, None  # an exclusion projection
+        else:
+            kept[field] = True
+    if len(kept) == 1 and not kept["_id"]:
+        return False, None  # `{"_id": 0}` alone excludes
+    return True, {field: True for field, keep in kept.items() if keep}
+
+
+def projected(doc: Document, kept: dict[str, bool] | None) -> Document:
+    """A copy of `doc` with the kept fields only, in the document's order."""
+    if kept is None:
+        return clone(doc)
+    return {field: clone(value) for field, value in doc.items() if field in kept}
+
+
 def requested_ids(filter_: Any) -> list[Any] | None:
     """The ids of `{"_id": id}` or `{"_id": {"$in": [ids]}}`, else None."""
     if type(filter_) is not dict or len(filter_) != 1 or "_id" not in filter_:

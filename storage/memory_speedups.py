@@ -9,7 +9,6 @@ batch inserts check unique keys in one pass, and simple sorts use a BSON-order k
 copy only the requested page. mongomock's own engine still decides whatever is not plain.
 """
 
-import copy
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
@@ -78,13 +77,30 @@ def _verdict(doc: Document, checks: list[tuple[str, Any]]) -> int:
 
 
 def _only_checks(filter_: Any, checks: list[tuple[str, Any]]) -> bool:
-    """The filter says nothing beyond its equality checks (CONFIRMED then means a match)."""
-    return (
-        isinstance(filter_, dict)
-        and "$and" not in filter_
-        and len(filter_) == len(checks)
-        and len(checks) == len({key for key, _ in checks})
-    )
+    """The filter says nothing beyond its equality checks (CONFIRMED then means a match):
+    each of its clauses, also inside a top-level `$and` (as unique checks of partial
+    indexes write them), is one of the checks."""
+    return _clause_count(filter_) == len(checks)
+
+
+def _clause_count(filter_: Any) -> int:
+    """Clauses of a filter made of field clauses and non-empty `$and`s of such filters;
+    -1 for any other shape."""
+    if not isinstance(filter_, dict):
+        return -1
+    count = 0
+    for key, value in filter_.items():
+        if key != "$and":
+            count += 1
+            continue
+        if not isinstance(value, list) or not value:
+            return -1
+        for clause in value:
+            inner = _clause_count(clause)
+            if inner < 0:
+                return -1
+            count += inner
+    return count
 
 
 class _FieldIndex:
@@ -137,12 +153,14 @@ class FieldIndexes:
         self._store = store
         self._fields: dict[str, _FieldIndex] = {}
         self.touched: dict[Any, None] | None = None  # ids written by the running write
+        self.visiting = False  # the running write may change the documents it visits
 
     def invalidate(self) -> None:
         self._fields.clear()
 
-    def begin_write(self) -> None:
+    def begin_write(self, *, visits: bool = False) -> None:
         self.touched = {}
+        self.visiting = visits
 
     def touch(self, doc_id: Any) -> None:
         if self.touched is not None:
@@ -167,6 +185,7 @@ class FieldIndexes:
 
     def end_write(self) -> None:
         touched, self.touched = self.touched or {}, None
+        self.visiting = False
         for doc_id in touched:
             self.resync(doc_id)
 
@@ -221,7 +240,7 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
             candidates = [documents[i] for i in ids if i in documents]
         settled = _only_checks(filter_, checks)
         matches = (doc for doc in candidates if _matches(doc, filter_, checks, settled))
-        return matches if indexes.touched is None else _touching(matches, indexes)
+        return _touching(matches, indexes) if indexes.visiting else matches
 
     return iterate
 
@@ -264,8 +283,9 @@ def _bson_rank(value: Any) -> tuple[int, Any] | None:
 def sorted_page(
     docs: list[Document], sort: list[tuple[str, int]], skip: int, limit: int
 ) -> list[Document] | None:
-    """The page of `docs` in `sort` order (copies), or None when a sort value is not a
-    null, number or string, or a key is dotted (mongomock then sorts)."""
+    """The page of `docs` in `sort` order (the stored documents: the caller copies), or
+    None when a sort value is not a null, number or string, or a key is dotted (mongomock
+    then sorts)."""
     if any("." in field for field, _ in sort):
         return None
     ordered = list(docs)
@@ -279,4 +299,4 @@ def sorted_page(
         keyed.sort(key=lambda pair: pair[0], reverse=direction < 0)
         ordered = [doc for _, doc in keyed]
     end = skip + limit if limit else None
-    return [copy.deepcopy(doc) for doc in ordered[skip:end]]
+    return ordered[skip:end]

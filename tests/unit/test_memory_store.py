@@ -173,3 +173,30 @@ async def test_returned_documents_are_copies() -> None:
     [doc] = await coll.find({}).sort("_id", 1).to_list()
     doc["tags"].append("mutated")
     assert (await coll.find_one({"_id": "a"}))["tags"] == ["x"]
+
+
+PROJECTIONS = [
+    None,
+    {"name": 1},
+    {"name": 1, "_id": 0},
+    {"_id": 1},
+    {"_id": 0},
+    {"name": 0},
+    {"tags": True, "n": 1},
+    {"sub.k": 1},
+]
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=[str(p) for p in PROJECTIONS])
+@pytest.mark.parametrize("filter_", FILTERS[:8], ids=[str(f) for f in FILTERS[:8]])
+async def test_projections_match_mongomock(collection, filter_, projection) -> None:  # type: ignore[no-untyped-def]
+    reference = mongomock.MongoClient()["db"]["docs"]
+    reference.insert_many([dict(doc) for doc in DOCS])
+    expected = list(reference.find(filter_, projection))
+    found = await collection.find(filter_, projection).to_list()
+    canonical = lambda doc: repr(sorted(doc.items(), key=repr))  # noqa: E731  (field order aside)
+    assert sorted(found, key=canonical) == sorted(expected, key=canonical)
+    first = await collection.find_one(filter_, projection)
+    assert (first is None) == (not expected)
+    if first is not None:
+        assert first in expected
