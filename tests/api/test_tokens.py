@@ -123,3 +123,20 @@ def test_a_future_iat_is_refused_even_where_pyjwt_would_not_check_it(
         decode_token(make_token(iat=int(time.time()) + 3600), TEST_SECRET)
     assert caught.value.status == 401
     assert "future" in caught.value.message
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Verified tokens are remembered; their expiry is checked on every use all the same."""
+    token = make_token(exp=int(time.time()) + 60)
+    assert decode_token(token, TEST_SECRET)["sub"] == "u1"
+    assert decode_token(token, TEST_SECRET)["sub"] == "u1"  # the remembered verdict
+    later = time.time() + 60 + CLOCK_SKEW_S + 1
+    monkeypatch.setattr(auth_module.time, "time", lambda: later)
+    with pytest.raises(ApiError) as refused:
+        decode_token(token, TEST_SECRET)
+    assert refused.value.status == 401
+    assert "expired" in str(refused.value.message)
+    with pytest.raises(ApiError):  # another secret: verified anew, refused
+        decode_token(make_token(), "another-secret-of-enough-length-0123456789")
