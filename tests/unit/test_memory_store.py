@@ -156,6 +156,26 @@ async def test_sorted_pages_match_mongomock(sort, skip, limit) -> None:  # type:
     assert [d["_id"] for d in found] == [d["_id"] for d in expected]
 
 
+STRING_DOCS = [  # the list-page shape: string times with ties, string ids
+    {"_id": f"id{n % 7}{n}", "t": "x", "at": f"2026-01-0{n % 3}", "name": f"n{n % 4}"}
+    for n in range(30)
+]
+STRING_SORTS = [[("at", -1), ("_id", -1)], [("at", 1), ("_id", 1)], [("at", -1)], [("name", 1)]]
+
+
+@pytest.mark.parametrize("sort", STRING_SORTS, ids=[str(s) for s in STRING_SORTS])
+@pytest.mark.parametrize(("skip", "limit"), [(0, 0), (0, 5), (3, 4), (25, 10), (0, 30)])
+async def test_string_key_pages_match_mongomock(sort, skip, limit) -> None:  # type: ignore[no-untyped-def]
+    """Pages picked from a heap (not the whole result sorted), ties in the same order."""
+    coll = MemoryClient()["db"]["pages"]
+    await coll.insert_many([dict(d) for d in STRING_DOCS])
+    reference = mongomock.MongoClient()["db"]["pages"]
+    reference.insert_many([dict(d) for d in STRING_DOCS])
+    expected = list(reference.find({"t": "x"}).sort(sort).skip(skip).limit(limit))
+    found = await coll.find({"t": "x"}).sort(sort).skip(skip).limit(limit).to_list()
+    assert [d["_id"] for d in found] == [d["_id"] for d in expected]
+
+
 async def test_sort_falls_back_to_mongomock_for_other_types_and_projections() -> None:
     coll = MemoryClient()["db"]["mixed"]
     await coll.insert_many([{"_id": 1, "v": [3]}, {"_id": 2, "v": True}, {"_id": 3, "v": "s"}])
