@@ -84,6 +84,7 @@ def iso(moment: datetime) -> str:
     """A fixed-width UTC ISO-8601 string with milliseconds, e.g. `2026-11-21T08:00:00.000Z`."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    utc = moment.astimezone(UTC)
-    # Not strftime("%Y"): it does not pad years below 1000 to four digits on every platform.
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    # isoformat pads the year to four digits on every platform (strftime's %Y does not)
+    # and is several times cheaper than formatting field by field.
+    return utc.isoformat(timespec="milliseconds") + "Z"

@@ -12,6 +12,7 @@ from typing import Any
 import mongomock
 from bson import ObjectId
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
 
 from storage.memory_fast_paths import (
@@ -108,7 +109,7 @@ class MemoryCollection:
         self._indexes = FieldIndexes(raw._store)
         raw._iter_documents = fast_iteration(raw, self._indexes)
         raw._insert = self._touching_insert(raw._insert)
-        self._unique_check = raw._ensure_uniques  # mongomock's own
+        self._mongomock_unique_check = raw._ensure_uniques
         raw._ensure_uniques = self._indexed_unique_check(raw._ensure_uniques)
         self._c = raw
         self.name = collection.name
@@ -124,7 +125,9 @@ class MemoryCollection:
             if "_id" not in data:
                 data["_id"] = ObjectId()
             if session is None:
-                inserted = insert_document(self._c._store, data, self._unique_check, self._indexes)
+                inserted = insert_document(
+                    self._c._store, data, self._c._ensure_uniques, self._indexes
+                )
                 if inserted is not None:
                     return inserted
             self._indexes.touch(data["_id"])
@@ -133,14 +136,28 @@ class MemoryCollection:
         return touching_insert
 
     def _indexed_unique_check(self, ensure_uniques: Any) -> Any:
-        """mongomock checks unique indexes right after it stores or changes a document:
-        re-index that document first, so the check's indexed look-up counts it."""
+        """mongomock checks unique indexes right after it stores or changes a document
+        (this replaces that check): re-index that document first, then answer from the
+        unique-key indexes."""
 
         def indexed_unique_check(doc: Document) -> None:
             self._indexes.resync(doc["_id"])
-            ensure_uniques(doc)
+            self._check_unique_keys(doc, ensure_uniques)
 
         return indexed_unique_check
+
+    def _unique_check_of_new(self, doc: Document) -> None:
+        """For a document `insert_document` has just stored and indexed."""
+        self._check_unique_keys(doc, self._mongomock_unique_check)
+
+    def _check_unique_keys(self, doc: Document, ensure_uniques: Any) -> None:
+        """DuplicateKeyError if the (indexed) document takes a taken unique key; mongomock
+        decides where a multikey entry is involved."""
+        collides = self._indexes.unique_collision(doc)
+        if collides is None:
+            ensure_uniques(doc)
+        elif collides:
+            raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
 
     async def find_one(self, filter_: Any = None, *args: Any, **kwargs: Any) -> Document | None:
         if kwargs:

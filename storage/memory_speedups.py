@@ -16,6 +16,8 @@ from typing import Any
 
 from mongomock.filtering import filter_applies
 
+from storage.memory_unique import UniqueKeyIndex
+
 Document = dict[str, Any]
 
 _MISSING = object()
@@ -154,11 +156,36 @@ class FieldIndexes:
     def __init__(self, store: Any) -> None:
         self._store = store
         self._fields: dict[str, _FieldIndex] = {}
+        self._uniques: dict[str, UniqueKeyIndex] = {}  # by index name
         self.touched: dict[Any, None] | None = None  # ids written by the running write
         self.visiting = False  # the running write may change the documents it visits
 
     def invalidate(self) -> None:
         self._fields.clear()
+        self._uniques.clear()
+
+    def _all(self) -> list[_FieldIndex | UniqueKeyIndex]:
+        return [*self._fields.values(), *self._uniques.values()]
+
+    def unique_collision(self, doc: Document) -> bool | None:
+        """Whether `doc` (stored and indexed) takes a key of a unique index another
+        document holds; None when one of them leaves it to mongomock's own check."""
+        collides: bool | None = False
+        for name, spec in self._store.indexes.items():
+            if not spec.get("unique"):
+                continue
+            index = self._uniques.get(name)
+            if index is None or index.spec is not spec:  # new, or dropped and re-created
+                partial = spec.get("partialFilterExpression")
+                covers = None if partial is None else matcher(partial)
+                index = UniqueKeyIndex(spec, self._store._documents, covers)
+                self._uniques[name] = index
+            verdict = index.collides(doc)
+            if verdict:
+                return True
+            if verdict is None:
+                collides = None
+        return collides
 
     def begin_write(self, *, visits: bool = False) -> None:
         self.touched = {}
@@ -170,17 +197,17 @@ class FieldIndexes:
 
     def added(self, doc: Document) -> None:
         """A new document, indexed as stored (no need to treat it as touched)."""
-        for index in self._fields.values():
+        for index in self._all():
             index.add(doc)
 
     def removed(self, doc_id: Any) -> None:
-        for index in self._fields.values():
+        for index in self._all():
             index.remove(doc_id)
 
     def resync(self, doc_id: Any) -> None:
         """Re-index one document as it is stored now (or drop it, when it is gone)."""
         doc = self._store._documents.get(doc_id)
-        for index in self._fields.values():
+        for index in self._all():
             index.remove(doc_id)
             if doc is not None:
                 index.add(doc)
@@ -260,6 +287,13 @@ def _matches(doc: Document, filter_: Any, checks: list[tuple[str, Any]], settled
     if verdict == CONFIRMED and settled:
         return True
     return bool(filter_applies(filter_, doc))
+
+
+def matcher(filter_: Document) -> Any:
+    """`filter_applies(filter_, doc)` as a function of `doc`, plain comparisons first."""
+    checks = _equality_checks(filter_)
+    settled = _only_checks(filter_, checks)
+    return lambda doc: _matches(doc, filter_, checks, settled)
 
 
 def _in_scalars(value: Any) -> bool:

@@ -16,7 +16,10 @@ from pymongo.errors import PyMongoError
 from storage.memory import MemoryClient
 
 IDS = st.sampled_from(["a", "b", "c", "d", "e"])
-KEYS = st.one_of(st.sampled_from(["k0", "k1", "k2"]), st.just(["k0", "k1"]), st.none())
+# 1, 1.0 and True: one key for mongomock (MongoDB keeps True apart); lists are multikey.
+KEYS = st.one_of(
+    st.sampled_from(["k0", "k1", "k2", 1, 1.0, True]), st.just(["k0", "k1"]), st.none()
+)
 FLAGS = st.sampled_from([True, False, 1, 0])
 NOTES = st.one_of(st.sampled_from(["n1", "n2"]), st.just({"deep": ["x"]}), st.just(1))
 
