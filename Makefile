@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-integration lint bench contracts clean
+.PHONY: install run test test-integration lint bench profile contracts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ contracts: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench
+
+profile: $(STAMP)
+	$(BIN)/python -m tests.bench.profile
