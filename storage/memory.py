@@ -126,7 +126,7 @@ class MemoryCollection:
                 data["_id"] = ObjectId()
             if session is None:
                 inserted = insert_document(
-                    self._c._store, data, self._c._ensure_uniques, self._indexes
+                    self._c._store, data, self._unique_check_of_new, self._indexes
                 )
                 if inserted is not None:
                     return inserted

@@ -1,12 +1,13 @@
 """Query acceleration for the in-memory store; never changes which documents match.
 
 mongomock evaluates its generic filter engine on every document for every query
-(~20 µs each) and re-scans a collection per inserted document to enforce unique indexes,
+(~20 µs each) and runs a query per stored or changed document to enforce unique indexes,
 so with a few thousand documents every command and import became slow and grew with the
 data. Here: `_id` look-ups go straight to the document, equality clauses narrow the
-candidates through lazily built hash indexes and settle plain cases with a comparison,
-batch inserts check unique keys in one pass, and simple sorts use a BSON-order key and
-copy only the requested page. mongomock's own engine still decides whatever is not plain.
+candidates through hash indexes (built on first use, kept current by every write) and
+settle plain cases with a comparison, unique indexes are key maps (`memory_unique`), and
+simple sorts pick the requested page. mongomock's own engine still decides whatever is
+not plain.
 """
 
 import heapq
