@@ -25,7 +25,8 @@ _PLAIN_OPERATORS = frozenset({"$set", "$unset"})
 
 
 def clone(value: Any) -> Any:
-    """A copy as mongomock returns it: containers rebuilt, scalars shared (immutable)."""
+    """A copy as mongomock returns and stores it: containers rebuilt, scalars shared
+    (immutable), datetimes at millisecond precision in naive UTC."""
     kind = type(value)
     if kind is dict:
         return {key: clone(item) for key, item in value.items()}
@@ -34,26 +35,6 @@ def clone(value: Any) -> Any:
     if kind in _IMMUTABLE:
         return value
     return patch_datetime_awareness_in_document(value)  # datetimes and the rest
-
-
-def stored_copy(value: Any) -> Any:
-    """The copy mongomock stores on insert (datetimes at millisecond precision, naive
-    UTC), refusing field names with the null character as it does, in one pass."""
-    kind = type(value)
-    if kind is dict:
-        copied = {}
-        for key, item in value.items():
-            if "\0" in key:
-                raise InvalidDocument(
-                    f"Field names cannot contain the null character (found: {key})"
-                )
-            copied[key] = stored_copy(item)
-        return copied
-    if kind is list:
-        return [stored_copy(item) for item in value]
-    if kind in _IMMUTABLE:
-        return value
-    return patch_datetime_awareness_in_document(value)  # datetimes and anything else
 
 
 class Indexed(Protocol):
@@ -65,8 +46,9 @@ def insert_document(
     store: Any, data: Any, ensure_uniques: Callable[[Any], None], indexes: Indexed
 ) -> Any | None:
     """mongomock's `_insert` of one document, without its slower generic walks: the same
-    checks (string keys, BSON-encodable, no top-level `$` field, no null character in
-    names, unique `_id` and unique indexes) and the same stored copy. None for ids that
+    checks (string keys, BSON-encodable, which also refuses a null character in any
+    field name, no top-level `$` field, unique `_id` and unique indexes) and the same
+    stored copy. None for ids that
     mongomock keeps in a special form (sub-documents): mongomock then inserts."""
     if not all(isinstance(key, str) for key in data):
         raise ValueError("Document keys must be strings")
@@ -83,7 +65,7 @@ def insert_document(
         return None
     if object_id in store._documents:
         raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
-    store._documents[object_id] = stored = stored_copy(data)
+    store._documents[object_id] = stored = clone(data)
     indexes.added(stored)  # before the unique check: it must count this document
     try:
         ensure_uniques(stored)

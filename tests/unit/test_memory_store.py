@@ -6,6 +6,7 @@ batch inserts) must never change which documents match.
 
 import mongomock
 import pytest
+from bson.errors import InvalidDocument
 from mongomock.filtering import filter_applies
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -220,3 +221,17 @@ async def test_projections_match_mongomock(collection, filter_, projection) -> N
     assert (first is None) == (not expected)
     if first is not None:
         assert first in expected
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"_id": "a", "bad\0key": 1}, {"_id": "b", "sub": {"k\0": 1}}, {"_id": "c", "l": [{"\0": 1}]}],
+)
+async def test_field_names_with_the_null_character_are_refused_as_by_mongomock(document) -> None:  # type: ignore[no-untyped-def]
+    reference = mongomock.MongoClient()["db"]["docs"]
+    with pytest.raises(InvalidDocument):
+        reference.insert_one(dict(document))
+    coll = MemoryClient()["db"]["docs"]
+    with pytest.raises(InvalidDocument):
+        await coll.insert_one(dict(document))
+    assert await coll.count_documents({}) == 0
