@@ -17,10 +17,11 @@ from bson.errors import InvalidDocument
 from mongomock.helpers import patch_datetime_awareness_in_document
 from pymongo.errors import DuplicateKeyError
 
+from storage.memory_speedups import named_ids
+
 Document = dict[str, Any]
 
 _IMMUTABLE = (str, int, float, bool, type(None))
-_SCALARS = (str, int, float, bool)
 _PLAIN_OPERATORS = frozenset({"$set", "$unset"})
 
 
@@ -113,13 +114,7 @@ def requested_ids(filter_: Any) -> list[Any] | None:
     """The ids of `{"_id": id}` or `{"_id": {"$in": [ids]}}`, else None."""
     if type(filter_) is not dict or len(filter_) != 1 or "_id" not in filter_:
         return None
-    wanted = filter_["_id"]
-    if isinstance(wanted, _SCALARS):
-        return [wanted]
-    if type(wanted) is dict and set(wanted) == {"$in"} and type(wanted["$in"]) is list:
-        ids = wanted["$in"]
-        return list(dict.fromkeys(ids)) if all(isinstance(i, _SCALARS) for i in ids) else None
-    return None
+    return named_ids(filter_["_id"])
 
 
 def find_by_id(store: Any, filter_: Any) -> tuple[bool, Document | None]:

@@ -249,18 +249,13 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
             filter_applies(filter_, {})  # mongomock validates the filter even then
         by_id: Any = filter_.get("_id", _MISSING) if isinstance(filter_, dict) else _MISSING
         checks = _equality_checks(filter_)
-        if isinstance(by_id, _SCALARS):
-            ids: list[Any] | None = [by_id]
-        elif _in_scalars(by_id):
-            ids = list(dict.fromkeys(by_id["$in"]))
-        elif checks:
+        ids = named_ids(by_id)
+        if ids is None and checks:
             narrowest = min(
                 (indexes.buckets(f, v) for f, v in checks),
                 key=lambda lists: sum(len(ids) for ids in lists),
             )
             ids = list(dict.fromkeys(i for bucket in narrowest for i in bucket))
-        else:
-            ids = None
         if ids is None:
             candidates = list(store.documents)
         else:
@@ -297,11 +292,17 @@ def matcher(filter_: Document) -> Any:
     return lambda doc: _matches(doc, filter_, checks, settled)
 
 
-def _in_scalars(value: Any) -> bool:
-    if not (isinstance(value, dict) and set(value) == {"$in"}):
-        return False
-    values = value["$in"]
-    return isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values)
+def named_ids(wanted: Any) -> list[Any] | None:
+    """The ids an `_id` clause names, `id` or `{"$in": [ids]}` of scalars (without
+    repeats, in order); None for any other clause."""
+    if isinstance(wanted, _SCALARS):
+        return [wanted]
+    if not (isinstance(wanted, dict) and set(wanted) == {"$in"}):
+        return None
+    values = wanted["$in"]
+    if isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values):
+        return list(dict.fromkeys(values))
+    return None
 
 
 _NULL, _NUMBER, _STRING = 1, 2, 3  # BSON comparison order of the types sorted here
