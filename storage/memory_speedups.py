@@ -17,6 +17,7 @@ from typing import Any
 
 from mongomock.filtering import filter_applies
 
+from storage.memory_keyed_ids import APART, NO_KEY, KeyedIds
 from storage.memory_unique import UniqueKeyIndex
 
 Document = dict[str, Any]
@@ -108,39 +109,18 @@ def _clause_count(filter_: Any) -> int:
     return count
 
 
-class _FieldIndex:
+class _FieldIndex(KeyedIds):
     """One field's hash index: document ids by value. Documents whose value is an array
     or sub-document are always candidates (an array matches a scalar it contains); a
     document without the field never equals a scalar, so it is in no bucket."""
 
     def __init__(self, field: str) -> None:
+        super().__init__()
         self.field = field
-        self.by_value: dict[Any, dict[Any, None]] = {}  # dicts: ordered sets
-        self.always: dict[Any, None] = {}
-        self._where: dict[Any, Any] = {}  # id -> its bucket key, or _ALWAYS
 
-    def add(self, doc: Document) -> None:
-        value = doc.get(self.field, _MISSING)
-        doc_id = doc["_id"]
-        if type(value) in _CONTAINERS:
-            self.always[doc_id] = None
-            self._where[doc_id] = _ALWAYS
-        elif value is not _MISSING:
-            self.by_value.setdefault(value, {})[doc_id] = None
-            self._where[doc_id] = value
-
-    def remove(self, doc_id: Any) -> None:
-        value = self._where.pop(doc_id, _MISSING)
-        if value is _ALWAYS:
-            del self.always[doc_id]
-        elif value is not _MISSING:
-            bucket = self.by_value[value]
-            del bucket[doc_id]
-            if not bucket:
-                del self.by_value[value]
-
-
-_ALWAYS = object()
+    def key(self, doc: Document) -> Any:
+        value = doc.get(self.field, NO_KEY)
+        return APART if type(value) in _CONTAINERS else value
 
 
 class FieldIndexes:
@@ -229,9 +209,9 @@ class FieldIndexes:
             for doc in list(self._store._documents.values()):
                 index.add(doc)
         values = expected if type(expected) is frozenset else (expected,)
-        found: list[Collection[Any]] = [index.by_value[v] for v in values if v in index.by_value]
-        if index.always:
-            found.append(index.always)
+        found: list[Collection[Any]] = [index.by_key[v] for v in values if v in index.by_key]
+        if index.apart:
+            found.append(index.apart)
         return found
 
 

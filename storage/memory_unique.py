@@ -13,9 +13,9 @@ from typing import Any
 
 from mongomock.helpers import get_value_by_dot
 
-Document = dict[str, Any]
+from storage.memory_keyed_ids import APART, NO_KEY, KeyedIds
 
-MULTIKEY = object()  # a key this index cannot express: mongomock decides
+Document = dict[str, Any]
 
 
 def _comparable(value: Any) -> Any:
@@ -24,72 +24,50 @@ def _comparable(value: Any) -> Any:
     try:
         hash(value)
     except TypeError:
-        return MULTIKEY
+        return APART
     return value
 
 
-class UniqueKeyIndex:
-    """The ids holding each key of one unique index (`spec` as mongomock stores it)."""
+class UniqueKeyIndex(KeyedIds):
+    """The ids holding each key of one unique index (`spec` as mongomock stores it).
+    Documents held apart are multikey entries, which this index cannot check."""
 
     def __init__(
         self, spec: Document, documents: Any, covers: Callable[[Document], bool] | None
     ) -> None:
         """`covers` says whether a document is in a partial index (None: all are)."""
+        super().__init__()
         self.spec = spec
         self._fields = [field for field, _ in spec["key"]]
         self._sparse = bool(spec.get("sparse"))
         self._covers = covers
-        self._holders: dict[Any, dict[Any, None]] = {}
-        self._key_of: dict[Any, Any] = {}  # id -> its key
-        self._multikey: dict[Any, None] = {}
         for doc in list(documents.values()):
             self.add(doc)
 
     def key(self, doc: Document) -> Any:
-        """The document's key; None when the index does not cover it; MULTIKEY."""
+        """The document's key; NO_KEY when the index does not cover it; APART."""
         if self._covers is not None and not self._covers(doc):
-            return None
+            return NO_KEY
         values = []
         for field in self._fields:
             try:
                 value = get_value_by_dot(doc, field)
             except KeyError:
                 value = None  # as mongomock: a missing field is null
-            if type(value) in (list, dict):
-                return MULTIKEY
-            comparable = _comparable(value)
-            if comparable is MULTIKEY:
-                return MULTIKEY
+            comparable = APART if type(value) in (list, dict) else _comparable(value)
+            if comparable is APART:
+                return APART
             values.append(comparable)
         if self._sparse and all(value is None for value in values):
-            return None
+            return NO_KEY
         return tuple(values)
-
-    def add(self, doc: Document) -> None:
-        key = self.key(doc)
-        doc_id = doc["_id"]
-        if key is MULTIKEY:
-            self._multikey[doc_id] = None
-        elif key is not None:
-            self._holders.setdefault(key, {})[doc_id] = None
-        self._key_of[doc_id] = key
-
-    def remove(self, doc_id: Any) -> None:
-        key = self._key_of.pop(doc_id, None)
-        if key is MULTIKEY:
-            del self._multikey[doc_id]
-        elif key is not None:
-            holders = self._holders[key]
-            del holders[doc_id]
-            if not holders:
-                del self._holders[key]
 
     def collides(self, doc: Document) -> bool | None:
         """Whether another document holds this document's key (which must be indexed
         already); None when a multikey entry anywhere leaves it to mongomock."""
-        if self._multikey:
+        if self.apart:
             return None
-        key = self._key_of.get(doc["_id"])
-        if key is None:
+        key = self.key_held(doc["_id"])
+        if key is NO_KEY:
             return False
-        return any(holder != doc["_id"] for holder in self._holders.get(key, ()))
+        return any(holder != doc["_id"] for holder in self.by_key.get(key, ()))
