@@ -108,54 +108,42 @@ class MemoryCollection:
         raw: Any = collection
         self._indexes = FieldIndexes(raw._store)
         raw._iter_documents = fast_iteration(raw, self._indexes)
-        raw._insert = self._touching_insert(raw._insert)
+        # mongomock's own insert and unique check, replaced by the two methods below,
+        # which fall back to them
+        self._mongomock_insert = raw._insert
         self._mongomock_unique_check = raw._ensure_uniques
-        raw._ensure_uniques = self._indexed_unique_check(raw._ensure_uniques)
+        raw._insert = self._store_document
+        raw._ensure_uniques = self._check_changed_document
         self._c = raw
         self.name = collection.name
 
-    def _touching_insert(self, insert: Any) -> Any:
+    def _store_document(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         """mongomock's `_insert` with the indexes kept current: a document takes the
         direct path of `insert_document`, which indexes it as it is stored; otherwise it
         is given its `_id` first (as mongomock and PyMongo would) and recorded as touched."""
+        if not isinstance(data, MutableMapping):
+            return self._mongomock_insert(data, session, ordered)  # a batch: one by one
+        if "_id" not in data:
+            data["_id"] = ObjectId()
+        if session is None:
+            inserted = insert_document(self._c._store, data, self._check_unique_keys, self._indexes)
+            if inserted is not None:
+                return inserted
+        self._indexes.touch(data["_id"])
+        return self._mongomock_insert(data, session, ordered)
 
-        def touching_insert(data: Any, session: Any = None, ordered: bool = True) -> Any:
-            if not isinstance(data, MutableMapping):
-                return insert(data, session, ordered)
-            if "_id" not in data:
-                data["_id"] = ObjectId()
-            if session is None:
-                inserted = insert_document(
-                    self._c._store, data, self._unique_check_of_new, self._indexes
-                )
-                if inserted is not None:
-                    return inserted
-            self._indexes.touch(data["_id"])
-            return insert(data, session, ordered)
-
-        return touching_insert
-
-    def _indexed_unique_check(self, ensure_uniques: Any) -> Any:
+    def _check_changed_document(self, doc: Document) -> None:
         """mongomock checks unique indexes right after it stores or changes a document
-        (this replaces that check): re-index that document first, then answer from the
-        unique-key indexes."""
+        (this replaces that check): re-index that document first, then check it."""
+        self._indexes.resync(doc["_id"])
+        self._check_unique_keys(doc)
 
-        def indexed_unique_check(doc: Document) -> None:
-            self._indexes.resync(doc["_id"])
-            self._check_unique_keys(doc, ensure_uniques)
-
-        return indexed_unique_check
-
-    def _unique_check_of_new(self, doc: Document) -> None:
-        """For a document `insert_document` has just stored and indexed."""
-        self._check_unique_keys(doc, self._mongomock_unique_check)
-
-    def _check_unique_keys(self, doc: Document, ensure_uniques: Any) -> None:
+    def _check_unique_keys(self, doc: Document) -> None:
         """DuplicateKeyError if the (indexed) document takes a taken unique key; mongomock
         decides where a multikey entry is involved."""
         collides = self._indexes.unique_collision(doc)
         if collides is None:
-            ensure_uniques(doc)
+            self._mongomock_unique_check(doc)
         elif collides:
             raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
 
