@@ -33,12 +33,17 @@ TENANT = "bench"
 Timed = Callable[[], Awaitable[None]]
 
 
-async def seconds(action: Timed) -> float:
-    # A full collection owed by earlier rounds (the embedded store keeps the whole
-    # database in this heap) is paid here, untimed, so rounds do not inherit each other's
-    # garbage-collector debt; collections the timed work itself triggers stay timed.
+def start_clock() -> float:
+    """The start of a timed part. A full collection owed by earlier rounds (the embedded
+    store keeps the whole database in this heap) is paid first, untimed, so rounds do not
+    inherit each other's garbage-collector debt; collections the timed work itself
+    triggers stay timed."""
     gc.collect()
-    started = time.perf_counter()
+    return time.perf_counter()
+
+
+async def seconds(action: Timed) -> float:
+    started = start_clock()
     await action()
     return time.perf_counter() - started
 
@@ -178,8 +183,7 @@ async def bench_commands(runtime: Runtime, count: int, rounds: int) -> dict[str,
 
         async def bare() -> None:
             await runtime.relay.run_once()  # the previous round's outbox, outside `full`
-            gc.collect()  # as `seconds` does before the measured side
-            started = time.perf_counter()
+            started = start_clock()
             for _ in range(count):
                 command_id = str(uuid.uuid4())
                 await floor.publish(
@@ -216,8 +220,7 @@ async def bench_import(runtime: Runtime, size: int, rounds: int) -> dict[str, fl
         await runtime.relay.run_once()  # the previous import's events, outside `full`
         stored = await runtime.store.db[CUSTOMERS].find({"_id": {"$in": imported}}).to_list()
         documents = [{**doc, "_id": str(uuid.uuid4())} for doc in stored]
-        gc.collect()  # as `seconds` does before the measured side
-        started = time.perf_counter()
+        started = start_clock()
         await collection.insert_many(documents)
         floor.append(time.perf_counter() - started)
 
