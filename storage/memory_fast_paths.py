@@ -1,12 +1,13 @@
 """Direct paths for the in-memory store's most frequent calls, with mongomock's outcome.
 
-Every command reads and updates its journal document by `_id`. mongomock runs those
-through its generic machinery: a cursor, a deep-copied snapshot of the document before
-each update (for a rollback that a plain `$set` of non-unique fields never needs), and
-a walk of the document to normalise datetimes. Here a read by `_id` copies the stored
-document once, and an update by `_id` that only `$set`s or `$unset`s top-level fields
-outside every unique index changes the stored document directly. Anything else returns
-None and goes to mongomock.
+Every command inserts, reads and updates documents by `_id`. mongomock runs those through
+its generic machinery: a cursor and a projection engine for each read, a deep-copied
+snapshot of the document before each update (for a rollback that a plain `$set` of
+non-unique fields never needs), and several walks of each inserted document. Here an
+insert validates and copies the document once, a read by `_id` or a plain find copies
+only what it returns, and an update by `_id` that only `$set`s or `$unset`s top-level
+fields outside every unique index changes the stored document directly. Anything else
+returns None (or says it is not plain) and goes to mongomock.
 """
 
 from collections.abc import Callable
