@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-integration lint bench profile contracts clean
+.PHONY: install run test test-integration lint bench profile load contracts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ bench: $(STAMP)
 
 profile: $(STAMP)
 	$(BIN)/python -m tests.bench.profile
+
+# wrk against `crm run` (GET customer detail) vs a bare FastAPI floor, same run; installs wrk
+# (Debian) when missing.
+load: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk >/dev/null))
+	$(BIN)/python -m tests.bench.load

@@ -2,10 +2,14 @@
 
 A broker middleware sees each publish, so the log holds exactly what an outside consumer
 of that topic would have read: key, headers, value, and a per-topic offset.
+
+Recording is on every publish's path, so it only keeps references (the bodies are
+immutable bytes); the value is decoded for display when someone reads the log.
 """
 
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
+from itertools import islice
 from typing import Any
 
 from faststream import BaseMiddleware
@@ -13,29 +17,43 @@ from faststream import BaseMiddleware
 from schemas.base import iso_now
 
 
+class _Topic:
+    def __init__(self, max_messages: int) -> None:
+        # The oldest fall off in O(1) once the topic is full.
+        self.messages: deque[tuple[int, Any, dict[str, str], Any, str]] = deque(maxlen=max_messages)
+        self.next_offset = 0
+
+
 class TopicLog:
     def __init__(self, max_per_topic: int = 100_000) -> None:
-        self._topics: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._max = max_per_topic
+        self._topics: defaultdict[str, _Topic] = defaultdict(lambda: _Topic(max_per_topic))
 
     def record(self, topic: str, key: Any, headers: dict[str, str] | None, body: Any) -> None:
-        messages = self._topics[topic]
-        offset = messages[-1]["offset"] + 1 if messages else 0
-        messages.append(
-            {
-                "offset": offset,
-                "key": key.decode(errors="replace") if isinstance(key, bytes) else key,
-                "headers": dict(headers or {}),
-                "value": _readable(body),
-                "timestamp": iso_now(),
-            }
-        )
-        if len(messages) > self._max:
-            del messages[: len(messages) - self._max]
+        log = self._topics[topic]
+        if isinstance(body, bytearray):  # the log must not change if the sender's buffer does
+            body = bytes(body)
+        log.messages.append((log.next_offset, key, dict(headers or {}), body, iso_now()))
+        log.next_offset += 1
 
     def messages(self, topic: str, *, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
         """Oldest first, offsets greater than `after`."""
-        return [m for m in self._topics.get(topic, []) if m["offset"] > after][:limit]
+        log = self._topics.get(topic)
+        if log is None or not log.messages:
+            return []
+        first = log.messages[0][0]  # offsets are contiguous: skip straight to `after + 1`
+        start = max(0, after + 1 - first)
+        return [
+            {
+                "offset": offset,
+                "key": key.decode(errors="replace") if isinstance(key, bytes) else key,
+                "headers": headers,
+                "value": _readable(body),
+                "timestamp": timestamp,
+            }
+            for offset, key, headers, body, timestamp in islice(
+                log.messages, start, start + max(0, limit)
+            )
+        ]
 
     def topics(self) -> list[str]:
         return sorted(self._topics)

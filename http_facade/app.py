@@ -13,7 +13,7 @@ from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
 from http_facade.limits import BodySizeLimit, TenantRateLimit
-from http_facade.middleware import RequestTiming
+from http_facade.middleware import RequestTelemetry
 from http_facade.openapi_docs import without_unused_422
 
 CRM_V2_PREFIX = "/api/v1/crm"
@@ -59,8 +59,7 @@ def create_app(
             TenantRateLimit, per_second=context.rate_limit_per_s, burst=context.rate_limit_burst
         )
     app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
-    app.add_middleware(RequestTiming)  # every answer carries the two headers, and is logged
-    app.add_middleware(metrics.HttpMetrics)  # outermost: refused requests are counted too
+    app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too
     app.include_router(system_routes.router)
     app.include_router(metrics.router)
     app.include_router(profile_routes.router)

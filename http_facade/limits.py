@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from http_facade.errors import error_body
 from schemas.errors import ErrorCode
 
+_BODYLESS_METHODS = frozenset({"GET", "HEAD"})
+
 
 async def _send_error(
     scope: Scope,
@@ -56,6 +58,9 @@ class BodySizeLimit:
             if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
                 return
+        if scope.get("method") in _BODYLESS_METHODS:
+            await self.app(scope, receive, send)  # no GET/HEAD route reads a body
+            return
         received = 0
         refused = False
 

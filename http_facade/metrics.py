@@ -7,15 +7,12 @@ same page also carries FastStream's Kafka metrics (`faststream_*`, registered by
 runtime's broker middleware) and the process collectors.
 """
 
-import time
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from http_facade.middleware import route_template
 
 METRICS_PATH = "/internal/metrics"
 LABELS = ("method", "route", "status")
@@ -34,6 +31,8 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -46,30 +45,11 @@ async def internal_metrics() -> Response:
     return Response(prometheus_text(), media_type=CONTENT_TYPE_LATEST)
 
 
-class HttpMetrics:
-    """Counts and times every HTTP request (outermost, so refused ones are counted too)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            method = str(scope.get("method", ""))
-            method = method if method in KNOWN_METHODS else "OTHER"  # bounded label values
-            labels = (method, route_template(scope), str(status))
-            HTTP_REQUESTS.labels(*labels).inc()
-            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answered request (`route` is a template, so labels stay few)."""
+    labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
+    children = _CHILDREN.get(labels)
+    if children is None:  # `labels()` validates and locks; its children are kept anyway
+        children = _CHILDREN[labels] = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
