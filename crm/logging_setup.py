@@ -3,7 +3,8 @@
 Each line carries `time`, `level`, `logger`, `message`, the process `role`, and, where
 known, `requestId` (HTTP), `commandId` and `tenantId`. The context comes from context
 variables: the HTTP middleware binds the request's (`http_facade.middleware`), the broker
-middleware below binds the consumed message's, and `extra=` on a log call adds more.
+middleware (`crm.broker_telemetry`) the consumed message's, and `extra=` on a log call
+adds more.
 
 Nothing secret or personal leaves through a log line: JWTs, `Bearer` credentials, the
 configured signing secret, passwords in URLs and `secret`/`password` values are redacted,
@@ -20,8 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from faststream import BaseMiddleware
 
 from http_facade.masking import mask_phone
 from http_facade.middleware import request_log_context
@@ -286,14 +285,12 @@ class _MessageFields(Mapping[str, str]):
         return len(self._resolved())
 
 
-class MessageLogContext(BaseMiddleware):
-    """Broker middleware: everything logged while a message is handled names its command."""
+def bind_message_context(body: Any, headers: Any) -> contextvars.Token[Mapping[str, str] | None]:
+    """While a consumed message is handled, every log line names its command and tenant
+    (read from the message only if a line is logged). Undo with `unbind_work_context`."""
+    raw = bytes(body) if isinstance(body, bytes | bytearray) else b""
+    return _WORK_CONTEXT.set(_MessageFields(raw, headers if isinstance(headers, Mapping) else {}))
 
-    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-        body = msg.body if isinstance(msg.body, bytes | bytearray) else b""
-        headers = msg.headers if isinstance(msg.headers, Mapping) else {}
-        token = _WORK_CONTEXT.set(_MessageFields(bytes(body), headers))
-        try:
-            return await call_next(msg)
-        finally:
-            _WORK_CONTEXT.reset(token)
+
+def unbind_work_context(token: contextvars.Token[Mapping[str, str] | None]) -> None:
+    _WORK_CONTEXT.reset(token)

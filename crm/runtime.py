@@ -14,12 +14,12 @@ import uuid
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream._internal.logger.logger_proxy import NotSetLoggerObject
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
-from crm.logging_setup import MessageLogContext
+from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.settings import Settings, redacted_url
 from crm.startup import NotUsable, with_retries
 from crm.topic_log import TopicLog
@@ -45,6 +45,22 @@ JSON_HEADERS = {"content-type": "application/json"}
 CLOUDEVENT_HEADERS = {"content-type": "application/cloudevents+json; charset=utf-8"}
 
 
+def run_test_broker_as_service(broker: KafkaBroker) -> None:
+    """FastStream's test broker is our embedded broker, but it is made for assertions:
+    it keeps every delivered message (and a MagicMock call) per subscriber, and swaps
+    the broker's logger for a MagicMock. A running service never asserts, so the records
+    only cost time and memory without bound, and the mock logger would swallow FastStream's
+    own lines (handler errors among them). Recording is turned off and the broker's
+    configured logger put back. (These are FastStream 0.7 internals; pyproject.toml admits
+    0.7.x only, and tests/handlers/test_embedded_broker.py checks both effects.)"""
+    for subscriber in broker.subscribers:
+        for call in subscriber.calls:
+            call.handler.is_test = False
+    logger_state = broker.config.logger
+    logger_state.logger = NotSetLoggerObject()
+    logger_state._setup(broker.config.context)  # builds the logger the broker was given
+
+
 class Runtime:
     def __init__(self, settings: Settings, role: Role = "all") -> None:
         self.settings = settings
@@ -52,15 +68,11 @@ class Runtime:
         self.topics = settings.topics
         self.store = _open_store(settings, role)
         self.topic_log = TopicLog() if settings.embedded_broker else None
-        middlewares: list[Any] = [
-            MessageLogContext,  # log lines of a consumed message name its command and tenant
-            KafkaPrometheusMiddleware(registry=REGISTRY, app_name="crm"),
-        ]
-        if self.topic_log is not None:
-            middlewares.insert(0, self.topic_log.middleware())
+        # Log context of each consumed message, FastStream's Kafka metrics, the topic log.
+        telemetry = broker_telemetry(BrokerMetrics(REGISTRY, app_name="crm"), self.topic_log)
         self.broker = KafkaBroker(
             "embedded:9092" if settings.embedded_broker else settings.kafka_servers,
-            middlewares=middlewares,
+            middlewares=[telemetry],
             description="CRM worker: commands in, change events out.",
             graceful_timeout=settings.shutdown_timeout_s,
             logger=logging.getLogger("crm.kafka"),
@@ -148,6 +160,7 @@ class Runtime:
             # the same subscribers, inline, with no Kafka behind it.
             self._embedded_broker = TestKafkaBroker(self.broker)
             await self._embedded_broker.__aenter__()
+            run_test_broker_as_service(self.broker)
         else:
             await with_retries(
                 self._start_broker,

@@ -1,7 +1,8 @@
 """The embedded broker's memory of every published message, for `/dev/topics`.
 
-A broker middleware sees each publish, so the log holds exactly what an outside consumer
-of that topic would have read: key, headers, value, and a per-topic offset.
+The broker middleware (`crm.broker_telemetry`) records each publish, so the log holds
+exactly what an outside consumer of that topic would have read: key, headers, value, and
+a per-topic offset.
 
 Recording is on every publish's path, so it only keeps references (the bodies are
 immutable bytes); the value is decoded for display when someone reads the log.
@@ -11,8 +12,6 @@ import json
 from collections import defaultdict, deque
 from itertools import islice
 from typing import Any
-
-from faststream import BaseMiddleware
 
 from schemas.base import iso_now
 
@@ -57,16 +56,6 @@ class TopicLog:
 
     def topics(self) -> list[str]:
         return sorted(self._topics)
-
-    def middleware(self) -> type[BaseMiddleware]:
-        log = self
-
-        class RecordPublishes(BaseMiddleware):
-            async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
-                log.record(cmd.destination, cmd.key, cmd.headers, cmd.body)
-                return await call_next(cmd)
-
-        return RecordPublishes
 
 
 def _readable(body: Any) -> Any:

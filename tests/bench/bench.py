@@ -7,6 +7,7 @@ round after round, and the medians are compared. Run: `.venv/bin/python -m tests
 import argparse
 import asyncio
 import gc
+import logging
 import statistics
 import time
 import uuid
@@ -18,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from crm.runtime import Runtime
+from crm.runtime import Runtime, run_test_broker_as_service
 from crm.web import facade_context
 from http_facade.app import create_app
 from schemas.envelope import CommandEnvelope, CommandType
@@ -169,7 +170,10 @@ async def bench_commands(runtime: Runtime, count: int, rounds: int) -> dict[str,
     broker: decode, journal look-up, decide, commit (result + outbox record), apply,
     finish. The relay that publishes the outbox runs between rounds, untimed, as it runs
     beside the consumer in production."""
-    floor_broker = KafkaBroker("embedded:9092")
+    # Configured as the runtime configures its broker, minus our middlewares.
+    floor_broker = KafkaBroker(
+        "embedded:9092", logger=logging.getLogger("crm.kafka"), log_level=logging.DEBUG
+    )
     floor_collection = runtime.store.db["bench_floor"]
 
     @floor_broker.subscriber("bench.floor", group_id="bench")
@@ -180,6 +184,7 @@ async def bench_commands(runtime: Runtime, count: int, rounds: int) -> dict[str,
         await create_commands(runtime, count)
 
     async with TestKafkaBroker(floor_broker) as floor:
+        run_test_broker_as_service(floor_broker)  # as the embedded runtime runs its broker
 
         async def bare() -> None:
             await runtime.relay.run_once()  # the previous round's outbox, outside `full`
