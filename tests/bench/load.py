@@ -138,7 +138,7 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--customers", type=int, default=200)
