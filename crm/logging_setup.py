@@ -160,7 +160,8 @@ class JsonFormatter(logging.Formatter):
             "message": self._redact(record.getMessage()),
             "role": self._role,
         }
-        entry.update(log_context())
+        # Context values can come from clients (`X-Request-ID`, a command's id): redacted too.
+        entry.update((key, self._redact(value)) for key, value in log_context().items())
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
                 entry[key] = self._redact.value(value)
@@ -183,7 +184,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = self._redact(super().format(record))
-        context = " ".join(f"{key}={value}" for key, value in log_context().items())
+        context = self._redact(" ".join(f"{k}={v}" for k, v in log_context().items()))
         return f"{line} [{context}]" if context else line
 
 

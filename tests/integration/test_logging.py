@@ -91,6 +91,17 @@ def test_json_line_carries_context_and_extras() -> None:
     assert entry["time"].endswith("Z")
 
 
+@pytest.mark.parametrize("formatter_class", [JsonFormatter, TextFormatter])
+def test_client_chosen_context_values_are_redacted(formatter_class: type) -> None:
+    """A request id or command id is whatever the client sent; it may hold a phone."""
+    formatter = formatter_class("worker", Redactor([TEST_SECRET]))
+    with work_context(commandId=PHONE, tenantId=f"t-{TEST_SECRET}"):
+        line = formatter.format(record("handled"))
+    assert PHONE not in line
+    assert MASKED in line
+    assert TEST_SECRET not in line
+
+
 def test_exceptions_stay_on_one_line_and_are_redacted() -> None:
     formatter = JsonFormatter("api", Redactor([TEST_SECRET]))
     try:
