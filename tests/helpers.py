@@ -1,5 +1,6 @@
 """Test helpers: tokens, headers and reading the embedded topics."""
 
+import socket
 import time
 import uuid
 from typing import Any
@@ -50,3 +51,10 @@ def auth(
 
 def new_request_id() -> str:
     return str(uuid.uuid4())
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from typing import IO, Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -51,14 +52,6 @@ def bare_app() -> FastAPI:
         return document
 
     return app
-
-
-def free_port() -> int:
-    # Port 0 lets the kernel choose; 8001 may already be taken by someone's `make run`.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start(
@@ -150,7 +143,7 @@ def main() -> None:
 
     logs = Path(tempfile.mkdtemp(prefix="crm-load-"))
     ours_log, floor_log = logs / "crm.log", logs / "floor.log"
-    ours_port, floor_port = free_port(), free_port()
+    ours_port, floor_port = free_port(), free_port()  # 8001 may be taken by a `make run`
     env = {**os.environ, "CRM_HTTP_PORT": str(ours_port), "CRM_WORKER_HTTP_PORT": "0"}
     procs: list[subprocess.Popen[bytes]] = []
     try:

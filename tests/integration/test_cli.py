@@ -7,7 +7,6 @@ and SIGTERM run the real `crm worker` process, both launched at once to save tim
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,10 @@ import pytest
 
 from crm import cli
 from crm.settings import EMBEDDED_DEV_SECRET
-from tests.helpers import TEST_SECRET
+from tests.helpers import TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT_SECRET = "too-short-secret"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
