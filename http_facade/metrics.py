@@ -31,7 +31,7 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
-_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,11 +45,18 @@ async def internal_metrics() -> Response:
     return Response(prometheus_text(), media_type=CONTENT_TYPE_LATEST)
 
 
+def labelled(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, looked up once: `labels()` validates and takes a lock on
+    every call, and the metric keeps the children it returns anyway."""
+    key = (metric, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count and time one answered request (`route` is a template, so labels stay few)."""
     labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
-    children = _CHILDREN.get(labels)
-    if children is None:  # `labels()` validates and locks; its children are kept anyway
-        children = _CHILDREN[labels] = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
-    children[0].inc()
-    children[1].observe(seconds)
+    labelled(HTTP_REQUESTS, *labels).inc()
+    labelled(HTTP_LATENCY, *labels).observe(seconds)
