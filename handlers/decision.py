@@ -11,6 +11,7 @@ from schemas.ids import derived_id
 from storage import changes
 from storage.changes import Change
 from storage.database import Document
+from storage.documents import public
 
 P = TypeVar("P", bound=CamelModel)
 
@@ -42,13 +43,32 @@ class CommandContext(Generic[P]):
 
 @dataclass
 class EventDraft:
-    """A change event before the pipeline gives it an id, a time and a sequence."""
+    """A change event before the pipeline gives it an id, a time and a sequence.
+
+    Its data is either given, or `document`'s public view: then, when the decision writes
+    that very document, the journal names it instead of keeping a second copy."""
 
     entity: str  # customer, contact, opportunity, ...
     action: str  # past tense: created, updated, deleted, vip_marked, ...
     subject: str  # the entity id
     customer_id: str  # orders the event among the customer's events
-    data: dict[str, Any]
+    data: dict[str, Any] | None = None
+    document: Document | None = None
+
+    @classmethod
+    def of_document(
+        cls, entity: str, action: str, doc: Document, customer_id: str | None = None
+    ) -> "EventDraft":
+        """An event about `doc` whose data is its public view (customer: itself)."""
+        owner = doc["_id"] if customer_id is None else customer_id
+        return cls(entity, action, doc["_id"], owner, document=doc)
+
+    def view(self) -> dict[str, Any]:
+        """The event's data."""
+        if self.data is not None:
+            return self.data
+        assert self.document is not None, "an event draft needs data or a document"
+        return public(self.document)
 
 
 @dataclass

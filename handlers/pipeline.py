@@ -3,9 +3,10 @@
 Order of steps and why it is safe to die between any two of them:
 1. journal lookup — a committed command is never decided again (at most one effect);
 2. decide — reads only; dying here leaves nothing behind;
-3. commit — one journal insert holding result, changes and events (the commit point);
+3. commit — one journal insert holding result, changes and outbox records (the commit point);
 4. apply — idempotent changes; a redelivery repeats step 4 from the stored changes;
-5. finish — result and events become visible; the relay publishes the events.
+5. finish — result and events become visible; the relay publishes the events (building
+   each from its outbox record and the entry: `handlers.outbox`).
 """
 
 from collections import defaultdict
@@ -15,11 +16,10 @@ from pydantic import ValidationError
 
 from handlers.dead_letters import validation_summary
 from handlers.decision import CommandContext, Decision, EventDraft
+from handlers.outbox import outbox_records
 from handlers.registry import use_case_for
 from schemas.base import iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
-from schemas.events import ChangeEvent, change_event_type
-from schemas.ids import derived_id
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
@@ -66,10 +66,11 @@ class CommandProcessor:
         decided_at = iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
-        events = await self._sequenced_events(envelope, decision, decided_at, set(created))
+        sequences = await self._sequences(decision.events, set(created))
+        events = outbox_records(decision.events, sequences, changes)
         last_sequence: dict[str, int] = {}
         for event in events:
-            last_sequence[event["_customerId"]] = event["sequence"]
+            last_sequence[event["customerId"]] = event["sequence"]
         for customer_id, sequence in last_sequence.items():
             if customer_id in created:
                 created[customer_id]["_seq"] = sequence  # born with it: no counter update
@@ -100,40 +101,19 @@ class CommandProcessor:
             "published": False,
         }
 
-    async def _sequenced_events(
-        self, envelope: CommandEnvelope, decision: Decision, now: str, created: set[str]
-    ) -> list[dict[str, Any]]:
-        """Give each draft its stable id and the next sequence number of its customer.
-        Customers this decision creates start at 0: no need to read their counters."""
-        if not decision.events:
+    async def _sequences(self, drafts: list[EventDraft], created: set[str]) -> list[int]:
+        """The next sequence number of each draft's customer, in order. Customers this
+        decision creates start at 0: no need to read their counters."""
+        if not drafts:
             return []
-        customer_ids = sorted({draft.customer_id for draft in decision.events} - created)
+        customer_ids = sorted({draft.customer_id for draft in drafts} - created)
         stored = await self._customers.sequences(customer_ids) if customer_ids else {}
         counters = defaultdict(int, stored)
-        events = []
-        for position, draft in enumerate(decision.events):
+        sequences = []
+        for draft in drafts:
             counters[draft.customer_id] += 1
-            events.append(self._event(envelope, draft, position, counters[draft.customer_id], now))
-        return events
-
-    @staticmethod
-    def _event(
-        envelope: CommandEnvelope, draft: EventDraft, position: int, sequence: int, now: str
-    ) -> dict[str, Any]:
-        event = ChangeEvent(
-            id=derived_id(envelope.tenant_id, envelope.command_id, "event", str(position)),
-            type=change_event_type(draft.entity, draft.action),
-            subject=draft.subject,
-            time=now,  # type: ignore[arg-type]
-            tenantid=envelope.tenant_id,
-            sequence=sequence,
-            causationid=envelope.command_id,
-            data=draft.data,
-        )
-        stored = event.model_dump(mode="json")
-        stored["time"] = now  # keep the stored fixed-width form
-        stored["_customerId"] = draft.customer_id  # the partition key; stripped on publish
-        return stored
+            sequences.append(counters[draft.customer_id])
+        return sequences
 
     async def _apply(self, entry: Document) -> Document:
         outcome = await apply_changes(self._db, entry.get("changes", []))

@@ -10,22 +10,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from schemas.ids import partition_key
+from handlers.outbox import PUBLISHING_FIELDS, event_key, wire_event
 from storage.journal import CommandJournal
 from storage.leases import Lease
 
 log = logging.getLogger("crm.relay")
 
 PublishEvent = Callable[[dict[str, Any], bytes], Awaitable[None]]
-
-
-def event_key(event: dict[str, Any]) -> bytes:
-    return partition_key(event["tenantid"], event["_customerId"])
-
-
-def wire_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The CloudEvent as published: internal fields stripped."""
-    return {key: value for key, value in event.items() if not key.startswith("_")}
 
 
 class OutboxRelay:
@@ -57,14 +48,14 @@ class OutboxRelay:
         lease: another worker's relay is publishing)."""
         sent = 0
         while await self._holds_lease():
-            docs = await self._journal.unpublished(self._batch)
-            for doc in docs:
-                for event in doc["events"]:
-                    await self._publish(wire_event(event), event_key(event))
+            entries = await self._journal.unpublished(self._batch, PUBLISHING_FIELDS)
+            for entry in entries:
+                for record in entry["events"]:
+                    await self._publish(wire_event(entry, record), event_key(entry, record))
                     sent += 1
-            if docs:
-                await self._journal.mark_published([doc["_id"] for doc in docs])
-            if len(docs) < self._batch:
+            if entries:
+                await self._journal.mark_published([entry["_id"] for entry in entries])
+            if len(entries) < self._batch:
                 break  # a short batch: nothing more was pending when it was read
         return sent
 

@@ -6,6 +6,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 CHANGE_EVENT_SOURCE = "crm-worker"
+SPEC_VERSION = "1.0"
+DATA_CONTENT_TYPE = "application/json"
 
 
 class ChangeEvent(BaseModel):
@@ -13,13 +15,13 @@ class ChangeEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    specversion: str = "1.0"
+    specversion: str = SPEC_VERSION
     id: str
     source: str = CHANGE_EVENT_SOURCE
     type: str  # crm.<entity>.<past-tense>
     subject: str  # the entity id
     time: datetime
-    datacontenttype: str = "application/json"
+    datacontenttype: str = DATA_CONTENT_TYPE
     tenantid: str
     sequence: int  # per customer, increasing in publish order
     causationid: str  # the command id

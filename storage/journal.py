@@ -1,10 +1,12 @@
 """The command journal: one document per command, the commit point of its decision.
 
 `_id` is `{tenantId}:{commandId}`, so a command id is unique per tenant and a second
-commit of the same command fails. The document carries the result, the changes still to
-apply (until applied) and the change events to publish (until the relay has sent them):
+commit of the same command fails. The document carries the result, the changes to apply
+and the outbox records of the change events to publish (`handlers.outbox`), both kept
+until the relay has sent the events (a record may name a change's document as its data):
 single-document atomicity is what makes "decided ⇒ eventually applied and published" hold
-without multi-document transactions.
+without multi-document transactions. Once published, an entry keeps only its result and
+what identifies it.
 """
 
 from typing import Any
@@ -62,21 +64,30 @@ class CommandJournal:
     async def finish(
         self, doc_id: str, result: dict[str, Any], events: list[Document], *, events_changed: bool
     ) -> None:
-        """Mark applied with its final result; drop the applied changes. The events are
-        rewritten only when applying changed them (a rejection or batch collisions)."""
-        update: dict[str, Any] = {"state": APPLIED, "result": result, "published": not events}
-        if events_changed:
-            update["events"] = events
-        await self._c.update_one({"_id": doc_id}, {"$set": update, "$unset": {"changes": ""}})
+        """Mark applied with its final result. The events are rewritten only when applying
+        changed them (a rejection or batch collisions); with none left to publish, the
+        changes are dropped at once."""
+        update: dict[str, Any] = {"$set": {"state": APPLIED, "result": result}}
+        if not events:
+            update["$set"]["published"] = True
+            update["$unset"] = {"changes": "", "events": ""}
+        elif events_changed:
+            update["$set"]["events"] = events
+        await self._c.update_one({"_id": doc_id}, update)
 
-    async def unpublished(self, limit: int) -> list[Document]:
-        """Applied commands whose events are not all published yet, oldest first."""
+    async def unpublished(self, limit: int, fields: dict[str, int]) -> list[Document]:
+        """`fields` of the applied commands whose events are not all published yet,
+        oldest first."""
         cursor = (
-            self._c.find({"published": False, "state": APPLIED}, {"events": 1, "decidedAt": 1})
+            self._c.find({"published": False, "state": APPLIED}, fields)
             .sort([("decidedAt", 1), ("firstSequence", 1)])
             .limit(limit)
         )
         return await cursor.to_list()
 
     async def mark_published(self, doc_ids: list[str]) -> None:
-        await self._c.update_many({"_id": {"$in": doc_ids}}, {"$set": {"published": True}})
+        """Published: the changes and outbox records are not needed any more."""
+        await self._c.update_many(
+            {"_id": {"$in": doc_ids}},
+            {"$set": {"published": True}, "$unset": {"changes": "", "events": ""}},
+        )

@@ -21,7 +21,7 @@ from storage.documents import public
 
 
 def contact_event(action: str, doc: Document) -> EventDraft:
-    return EventDraft("contact", action, doc["_id"], doc["customerId"], public(doc))
+    return EventDraft.of_document("contact", action, doc, doc["customerId"])
 
 
 def _customer_not_found(customer_id: str) -> Decision:

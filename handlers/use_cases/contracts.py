@@ -20,7 +20,7 @@ DUPLICATE_CONTRACT_NO = rejection(
 
 
 def contract_event(action: str, doc: Document) -> EventDraft:
-    return EventDraft("contract", action, doc["_id"], doc["customerId"], public(doc))
+    return EventDraft.of_document("contract", action, doc, doc["customerId"])
 
 
 async def create_contract(ctx: CommandContext[CreateContract], db: Database) -> Decision:

@@ -82,9 +82,9 @@ async def _with_profile(
 def _customer_event(
     action: str, customer: Document, data: dict[str, Any] | None = None
 ) -> EventDraft:
-    return EventDraft(
-        "customer", action, customer["_id"], customer["_id"], data or public(customer)
-    )
+    if data:
+        return EventDraft("customer", action, customer["_id"], customer["_id"], data)
+    return EventDraft.of_document("customer", action, customer)
 
 
 async def bind_external(ctx: CommandContext[BindExternalIdentity], db: Database) -> Decision:
@@ -184,11 +184,7 @@ async def add_interaction(ctx: CommandContext[AddInteraction], db: Database) -> 
         public(interaction),
         entity_id=interaction["_id"],
         changes=[changes.insert(INTERACTIONS, interaction), changes.put(CUSTOMERS, updated)],
-        events=[
-            EventDraft(
-                "interaction", "recorded", interaction["_id"], customer["_id"], public(interaction)
-            )
-        ],
+        events=[EventDraft.of_document("interaction", "recorded", interaction, customer["_id"])],
     )
 
 
@@ -264,9 +260,7 @@ async def update_commitment(ctx: CommandContext[UpdateCommitment], db: Database)
         entity_id=current["_id"],
         changes=[changes.put(COMMITMENTS, updated_commitment), changes.put(CUSTOMERS, updated)],
         events=[
-            EventDraft(
-                "commitment", "updated", current["_id"], customer["_id"], public(updated_commitment)
-            )
+            EventDraft.of_document("commitment", "updated", updated_commitment, customer["_id"])
         ],
     )
 

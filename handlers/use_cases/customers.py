@@ -65,7 +65,7 @@ def new_customer(ctx: CommandContext[Any], fields: CreateCustomer, customer_id: 
 
 
 def customer_event(action: str, doc: Document) -> EventDraft:
-    return EventDraft("customer", action, doc["_id"], doc["_id"], public(doc))
+    return EventDraft.of_document("customer", action, doc)
 
 
 async def create_customer(ctx: CommandContext[CreateCustomer], db: Database) -> Decision:

@@ -15,7 +15,7 @@ from storage.follow_ups import FOLLOW_UPS, FollowUpRepository
 
 
 def follow_up_event(action: str, doc: Document) -> EventDraft:
-    return EventDraft("follow_up", action, doc["_id"], doc["customerId"], public(doc))
+    return EventDraft.of_document("follow_up", action, doc, doc["customerId"])
 
 
 async def create_follow_up(ctx: CommandContext[CreateFollowUp], db: Database) -> Decision:

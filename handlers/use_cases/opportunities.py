@@ -15,7 +15,7 @@ from storage.opportunities import OPPORTUNITIES, OpportunityRepository
 
 
 def opportunity_event(action: str, doc: Document) -> EventDraft:
-    return EventDraft("opportunity", action, doc["_id"], doc["customerId"], public(doc))
+    return EventDraft.of_document("opportunity", action, doc, doc["customerId"])
 
 
 def missing_customer(customer_id: str) -> Decision:

@@ -62,9 +62,7 @@ async def create_payment(ctx: CommandContext[CreatePayment], db: Database) -> De
         entity_id=payment["_id"],
         changes=[changes.insert(PAYMENTS, payment), changes.put(CONTRACTS, updated_contract)],
         events=[
-            EventDraft(
-                "payment", "created", payment["_id"], contract["customerId"], public(payment)
-            ),
+            EventDraft.of_document("payment", "created", payment, contract["customerId"]),
             contract_event("updated", updated_contract),
         ],
     )

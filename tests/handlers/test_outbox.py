@@ -1,0 +1,124 @@
+"""Outbox records: the events the relay publishes are the CloudEvents the contract
+describes, an event about a written document does not store that document twice, and a
+published journal entry keeps only its result."""
+
+from typing import Any
+
+import pytest
+
+from handlers.decision import EventDraft
+from handlers.outbox import outbox_records
+from handlers.pipeline import CommandProcessor
+from handlers.relay import OutboxRelay
+from schemas.envelope import CommandEnvelope, CommandType
+from schemas.events import ChangeEvent
+from schemas.ids import derived_id
+from storage import changes
+from storage.customers import CUSTOMERS
+from storage.database import Database
+from storage.documents import public
+from storage.indexes import ensure_indexes
+from storage.journal import JOURNAL, CommandJournal, journal_id
+from storage.memory import MemoryClient
+
+pytestmark = pytest.mark.embedded_only
+
+
+async def fresh_db() -> Database:
+    db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
+    await ensure_indexes(db)
+    return db
+
+
+async def run(db: Database, command_id: str, command_type: CommandType, payload: Any) -> None:
+    await CommandProcessor(db).process(
+        CommandEnvelope(
+            command_id=command_id,
+            type=command_type,
+            tenant_id="t1",
+            actor_id="u1",
+            payload=payload,
+        )
+    )
+
+
+async def relay(db: Database) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def sink(event: dict[str, Any], key: bytes) -> None:
+        sent.append(event)
+
+    await OutboxRelay(CommandJournal(db), sink).run_once()
+    return sent
+
+
+async def test_published_events_are_change_events_with_stable_ids() -> None:
+    db = await fresh_db()
+    await run(db, "c1", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
+    [created] = await relay(db)
+    customer_id = created["subject"]
+    await run(db, "c2", CommandType.CUSTOMER_MARK_VIP, {"customerId": customer_id})
+    await run(db, "c3", CommandType.CUSTOMER_UPDATE, {"customerId": customer_id, "name": "B"})
+    events = [created, *await relay(db)]
+    assert [e["type"] for e in events] == [
+        "crm.customer.created",
+        "crm.customer.vip_marked",
+        "crm.customer.updated",
+    ]
+    assert [e["sequence"] for e in events] == [1, 2, 3]
+    for event, command_id in zip(events, ("c1", "c2", "c3"), strict=True):
+        model = ChangeEvent.model_validate(event)
+        assert model.model_dump(mode="json", exclude={"time"}) == {
+            k: v for k, v in event.items() if k != "time"
+        }
+        assert event["id"] == derived_id("t1", command_id, "event", "0")
+        assert event["causationid"] == command_id and event["tenantid"] == "t1"
+        entry = await db[JOURNAL].find_one({"_id": journal_id("t1", command_id)})
+        assert entry is not None and event["time"] == entry["decidedAt"]
+    stored = await db[CUSTOMERS].find_one({"_id": customer_id})
+    assert stored is not None and events[-1]["data"] == public(stored)
+    assert events[1]["data"]["vip"]["isVip"] is True and events[1]["data"]["name"] == "Acme"
+
+
+async def test_an_import_stores_each_customer_once_in_its_entry() -> None:
+    db = await fresh_db()
+    items = [{"name": f"N{i}", "phone": "13812345678"} for i in range(3)]
+    await run(db, "imp", CommandType.CUSTOMER_IMPORT, {"items": [*items, {"name": "N0"}]})
+    entry = await db[JOURNAL].find_one({"_id": journal_id("t1", "imp")})
+    assert entry is not None
+    assert all("data" not in record for record in entry["events"])
+    [insert_many] = [c for c in entry["changes"] if c["op"] == "insert_many"]
+    assert len(insert_many["docs"]) == 3
+    events = await relay(db)
+    stored = await db[CUSTOMERS].find({}).sort("name").to_list()
+    assert [e["data"] for e in events] == [public(doc) for doc in stored]
+    assert [e["id"] for e in events] == [derived_id("t1", "imp", "event", str(i)) for i in range(3)]
+
+
+async def test_a_published_entry_keeps_only_its_result() -> None:
+    db = await fresh_db()
+    await run(db, "c1", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
+    before = await db[JOURNAL].find_one({"_id": journal_id("t1", "c1")})
+    assert before is not None and before["changes"] and before["events"]
+    await relay(db)
+    after = await db[JOURNAL].find_one({"_id": journal_id("t1", "c1")})
+    assert after is not None and "changes" not in after and "events" not in after
+    assert after["published"] is True and after["result"] == before["result"]
+    assert await relay(db) == []
+
+
+def test_a_draft_about_a_document_not_written_keeps_its_data() -> None:
+    written = {"_id": "a", "tenantId": "t1", "name": "A"}
+    elsewhere = {"_id": "b", "tenantId": "t1", "name": "B"}
+    drafts = [
+        EventDraft.of_document("customer", "updated", written),
+        EventDraft.of_document("customer", "updated", dict(written)),  # an equal copy
+        EventDraft.of_document("customer", "updated", elsewhere),
+        EventDraft("customer", "noted", "a", "a", {"note": 1}),
+    ]
+    records = outbox_records(drafts, [1, 2, 1, 3], [changes.put(CUSTOMERS, written)])
+    assert records[0]["dataOf"] == [0] and "data" not in records[0]
+    assert records[1]["data"] == {"id": "a", "name": "A"}
+    assert records[2]["data"] == {"id": "b", "name": "B"}
+    assert records[3]["data"] == {"note": 1}
+    assert [r["position"] for r in records] == [0, 1, 2, 3]
