@@ -1,5 +1,7 @@
 """Customer create, update, delete and import: shared by API A, API B and Kafka producers."""
 
+from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,33 +37,43 @@ def duplicate_name() -> Decision:
     )
 
 
-def new_customer(ctx: CommandContext[Any], fields: CreateCustomer, customer_id: str) -> Document:
-    """A new customer document with an empty derived profile."""
+def new_customer(
+    ctx: CommandContext[Any], fields: CreateCustomer, customer_id: str, key: str | None = None
+) -> Document:
+    """A new customer document with an empty derived profile (`key`: its name key, when
+    the caller has it already)."""
     given = fields.model_dump(by_alias=True, exclude_none=True)
+    now, actor = ctx.now, ctx.actor_id
     return {
         "_id": customer_id,
         "tenantId": ctx.tenant_id,
         **given,
         "name": fields.name,
-        "_nameKey": name_key(fields.name),
+        "_nameKey": name_key(fields.name) if key is None else key,
         "tags": fields.tags or [],
-        "ownerId": fields.owner_id or ctx.actor_id,
+        "ownerId": fields.owner_id or actor,
         "vip": {"isVip": False, "reason": None, "markedAt": None, "markedBy": None},
         "metrics": None,
-        "profile": derived_profile(
-            interaction_count=0,
-            last_interaction_at=None,
-            open_commitments=0,
-            commitment_progress=[],
-            metrics=None,
-            now=ctx.now,
-        ),
-        "createdAt": ctx.now,
-        "updatedAt": ctx.now,
-        "createdBy": ctx.actor_id,
+        "profile": dict(_empty_profile(now)),  # flat: a shallow copy is a full copy
+        "createdAt": now,
+        "updatedAt": now,
+        "createdBy": actor,
         "_deleted": False,
         "_seq": 0,
     }
+
+
+@lru_cache(maxsize=1)
+def _empty_profile(now: str) -> dict[str, Any]:
+    """The profile of a customer with no history yet: the same for all of an import's."""
+    return derived_profile(
+        interaction_count=0,
+        last_interaction_at=None,
+        open_commitments=0,
+        commitment_progress=[],
+        metrics=None,
+        now=now,
+    )
 
 
 def customer_event(action: str, doc: Document) -> EventDraft:
@@ -124,16 +136,16 @@ NOT_AN_OBJECT = "item: must be a JSON object"
 
 async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -> Decision:
     """Create many customers in one command: per-item `created | duplicate | invalid`."""
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = [{} for _ in ctx.payload.items]  # each item's outcome
     candidates: list[tuple[int, CreateCustomer]] = []
     for index, raw in enumerate(ctx.payload.items):
         if not isinstance(raw, dict):
-            items.append({"index": index, "status": "invalid", "error": NOT_AN_OBJECT})
+            items[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
             continue
         try:
             candidates.append((index, CreateCustomer.model_validate(raw)))
         except ValidationError as exc:
-            items.append({"index": index, "status": "invalid", "error": _first_error(exc)})
+            items[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
     keys = [name_key(fields.name) for _, fields in candidates]
     taken = {
         doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
@@ -141,16 +153,14 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
     docs: list[Document] = []
     for (index, fields), key in zip(candidates, keys, strict=True):
         if key in taken:
-            items.append({"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE})
+            items[index] = {"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE}
             continue
         taken.add(key)  # a later item with the same name is a duplicate of this one
-        doc = new_customer(ctx, fields, ctx.new_id(f"customer:{index}"))
+        doc = new_customer(ctx, fields, ctx.new_id(f"customer:{index}"), key)
         docs.append(doc)
-        items.append({"index": index, "status": "created", "id": doc["_id"]})
-    items.sort(key=lambda item: item["index"])
-    summary = {
-        s: sum(1 for i in items if i["status"] == s) for s in ("created", "duplicate", "invalid")
-    }
+        items[index] = {"index": index, "status": "created", "id": doc["_id"]}
+    counts = Counter(item["status"] for item in items)
+    summary = {status: counts[status] for status in ("created", "duplicate", "invalid")}
     return Decision.succeeded(
         {"total": len(items), **summary, "items": items},
         changes=[changes.insert_many(CUSTOMERS, docs, on_conflict=DUPLICATE_NAME)] if docs else [],
