@@ -22,7 +22,7 @@ from storage.memory_speedups import named_ids
 
 Document = dict[str, Any]
 
-_IMMUTABLE = (str, int, float, bool, type(None))
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _PLAIN_OPERATORS = frozenset({"$set", "$unset"})
 
 
@@ -30,10 +30,11 @@ def clone(value: Any) -> Any:
     """A copy as mongomock returns and stores it: containers rebuilt, scalars shared
     (immutable), datetimes at millisecond precision in naive UTC."""
     kind = type(value)
+    # Scalar leaves (most of a document) are shared without a call per leaf.
     if kind is dict:
-        return {key: clone(item) for key, item in value.items()}
+        return {k: v if type(v) in _IMMUTABLE else clone(v) for k, v in value.items()}
     if kind is list:
-        return [clone(item) for item in value]
+        return [v if type(v) in _IMMUTABLE else clone(v) for v in value]
     if kind in _IMMUTABLE:
         return value
     return patch_datetime_awareness_in_document(value)  # datetimes and the rest
