@@ -69,6 +69,8 @@ def event_id(tenant_id: str, command_id: str, position: int) -> str:
 
 def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
     """The CloudEvent published for `record` of journal `entry` (DESIGN §4)."""
+    if _written_whole(record):
+        return {key: value for key, value in record.items() if not key.startswith("_")}
     if "data" in record:
         data = record["data"]
     else:
@@ -91,7 +93,14 @@ def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
 
 
 def event_key(entry: Document, record: OutboxRecord) -> bytes:
-    return partition_key(entry["tenantId"], record["customerId"])
+    customer_id = record["_customerId"] if _written_whole(record) else record["customerId"]
+    return partition_key(entry["tenantId"], customer_id)
+
+
+def _written_whole(record: OutboxRecord) -> bool:
+    """Entries committed before outbox records kept each event whole (internal fields
+    prefixed with `_`); one still unpublished after an upgrade is published as it is."""
+    return "specversion" in record
 
 
 # What the relay reads of an entry to publish its events.

@@ -122,3 +122,44 @@ def test_a_draft_about_a_document_not_written_keeps_its_data() -> None:
     assert records[2]["data"] == {"id": "b", "name": "B"}
     assert records[3]["data"] == {"note": 1}
     assert [r["position"] for r in records] == [0, 1, 2, 3]
+
+
+async def test_an_entry_committed_with_whole_events_before_records_is_still_published() -> None:
+    db = await fresh_db()
+    whole = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "crm-worker",
+        "type": "crm.customer.created",
+        "subject": "c9",
+        "time": "2026-11-20T08:00:00.000Z",
+        "datacontenttype": "application/json",
+        "tenantid": "t1",
+        "sequence": 1,
+        "causationid": "old",
+        "data": {"id": "c9", "name": "Old"},
+        "_customerId": "c9",
+    }
+    await db[JOURNAL].insert_one(
+        {
+            "_id": journal_id("t1", "old"),
+            "tenantId": "t1",
+            "commandId": "old",
+            "state": "applied",
+            "decidedAt": whole["time"],
+            "firstSequence": 1,
+            "result": {"status": "succeeded"},
+            "events": [whole],
+            "published": False,
+        }
+    )
+    keys: list[bytes] = []
+    sent: list[dict[str, Any]] = []
+
+    async def sink(event: dict[str, Any], key: bytes) -> None:
+        sent.append(event)
+        keys.append(key)
+
+    await OutboxRelay(CommandJournal(db), sink).run_once()
+    assert sent == [{k: v for k, v in whole.items() if k != "_customerId"}]
+    assert keys == [b"t1:c9"]
