@@ -1,4 +1,5 @@
-"""Test helpers: tokens, headers and reading the embedded topics."""
+"""Test helpers: tokens, headers, reading the embedded topics, an indexed in-memory store
+and an event sink for the outbox relay."""
 
 import socket
 import time
@@ -6,6 +7,10 @@ import uuid
 from typing import Any
 
 import jwt
+
+from storage.database import Database
+from storage.indexes import ensure_indexes
+from storage.memory import MemoryClient
 
 TEST_SECRET = "test-secret-0123456789-0123456789-abcdef"
 ALL_PERMISSIONS = ("customers.read", "customers.write", "crm.read", "crm.write")
@@ -58,3 +63,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def indexed_memory_db() -> Database:
+    """An empty in-memory store with the start-up indexes (the unique ones matter)."""
+    db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
+    await ensure_indexes(db)
+    return db
+
+
+class EventSink:
+    """The relay's publish function for tests: keeps every event and key it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.keys: list[bytes] = []
+
+    async def __call__(self, event: dict[str, Any], key: bytes) -> None:
+        self.sent.append(event)
+        self.keys.append(key)

@@ -13,20 +13,12 @@ from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from schemas.envelope import CommandEnvelope, CommandType
 from storage.database import Database
-from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
-from storage.memory import MemoryClient
+from tests.helpers import indexed_memory_db
 
 
 class Crash(BaseException):
     """Stands for the process dying: not an Exception, so no handler swallows it."""
-
-
-async def fresh_db() -> Database:
-    """An empty store with the start-up indexes (the unique name index matters here)."""
-    db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
-    await ensure_indexes(db)
-    return db
 
 
 def create_command(command_id: str = "cmd-1", name: str = "Acme") -> CommandEnvelope:
@@ -63,7 +55,7 @@ async def effects(db: Database) -> tuple[int, list[str]]:
 async def test_crash_at_each_step_then_redelivery_gives_one_effect(
     step: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     processor = CommandProcessor(db)
     targets = {
         "decide": (processor, "_decide"),
@@ -95,7 +87,7 @@ async def test_crash_at_each_step_then_redelivery_gives_one_effect(
 async def test_decision_committed_but_never_applied_is_applied_on_redelivery(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     processor = CommandProcessor(db)
 
     async def die(*args: Any, **kwargs: Any) -> Any:
@@ -117,7 +109,7 @@ async def test_decision_committed_but_never_applied_is_applied_on_redelivery(
 
 
 async def test_relay_dies_mid_batch_then_republishes_with_same_ids() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     processor = CommandProcessor(db)
     for index in range(5):
         await processor.process(create_command(f"cmd-{index}", f"Customer {index}"))
@@ -136,7 +128,7 @@ async def test_relay_dies_mid_batch_then_republishes_with_same_ids() -> None:
 
 
 async def test_name_taken_between_decide_and_apply_turns_into_a_rejection() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     processor = CommandProcessor(db)
     first = create_command("first", "Race")
     second = create_command("second", "race ")

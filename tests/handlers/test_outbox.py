@@ -17,17 +17,10 @@ from storage import changes
 from storage.customers import CUSTOMERS
 from storage.database import Database
 from storage.documents import public
-from storage.indexes import ensure_indexes
 from storage.journal import JOURNAL, CommandJournal, journal_id
-from storage.memory import MemoryClient
+from tests.helpers import EventSink, indexed_memory_db
 
 pytestmark = pytest.mark.embedded_only
-
-
-async def fresh_db() -> Database:
-    db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
-    await ensure_indexes(db)
-    return db
 
 
 async def run(db: Database, command_id: str, command_type: CommandType, payload: Any) -> None:
@@ -43,17 +36,13 @@ async def run(db: Database, command_id: str, command_type: CommandType, payload:
 
 
 async def relay(db: Database) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-
-    async def sink(event: dict[str, Any], key: bytes) -> None:
-        sent.append(event)
-
+    sink = EventSink()
     await OutboxRelay(CommandJournal(db), sink).run_once()
-    return sent
+    return sink.sent
 
 
 async def test_published_events_are_change_events_with_stable_ids() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     await run(db, "c1", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
     [created] = await relay(db)
     customer_id = created["subject"]
@@ -81,7 +70,7 @@ async def test_published_events_are_change_events_with_stable_ids() -> None:
 
 
 async def test_an_import_stores_each_customer_once_in_its_entry() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     items = [{"name": f"N{i}", "phone": "13812345678"} for i in range(3)]
     await run(db, "imp", CommandType.CUSTOMER_IMPORT, {"items": [*items, {"name": "N0"}]})
     entry = await db[JOURNAL].find_one({"_id": journal_id("t1", "imp")})
@@ -96,7 +85,7 @@ async def test_an_import_stores_each_customer_once_in_its_entry() -> None:
 
 
 async def test_a_published_entry_keeps_only_its_result() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     await run(db, "c1", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
     before = await db[JOURNAL].find_one({"_id": journal_id("t1", "c1")})
     assert before is not None and before["changes"] and before["events"]
@@ -125,7 +114,7 @@ def test_a_draft_about_a_document_not_written_keeps_its_data() -> None:
 
 
 async def test_an_entry_committed_with_whole_events_before_records_is_still_published() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     whole = {
         "specversion": "1.0",
         "id": "e-1",
@@ -153,13 +142,7 @@ async def test_an_entry_committed_with_whole_events_before_records_is_still_publ
             "published": False,
         }
     )
-    keys: list[bytes] = []
-    sent: list[dict[str, Any]] = []
-
-    async def sink(event: dict[str, Any], key: bytes) -> None:
-        sent.append(event)
-        keys.append(key)
-
+    sink = EventSink()
     await OutboxRelay(CommandJournal(db), sink).run_once()
-    assert sent == [{k: v for k, v in whole.items() if k != "_customerId"}]
-    assert keys == [b"t1:c9"]
+    assert sink.sent == [{k: v for k, v in whole.items() if k != "_customerId"}]
+    assert sink.keys == [b"t1:c9"]

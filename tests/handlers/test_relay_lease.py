@@ -1,7 +1,6 @@
 """With several workers, one relay publishes at a time (a customer's events stay ordered)."""
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -9,26 +8,11 @@ from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from schemas.envelope import CommandEnvelope, CommandType
 from storage.database import Database
-from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
 from storage.leases import Lease
-from storage.memory import MemoryClient
+from tests.helpers import EventSink, indexed_memory_db
 
 pytestmark = pytest.mark.embedded_only
-
-
-async def fresh_db() -> Database:
-    db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
-    await ensure_indexes(db)
-    return db
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    async def __call__(self, event: dict[str, Any], key: bytes) -> None:
-        self.sent.append(event)
 
 
 async def create(db: Database, name: str) -> None:
@@ -44,8 +28,8 @@ async def create(db: Database, name: str) -> None:
 
 
 async def test_only_the_lease_holder_publishes_until_it_lets_go() -> None:
-    db = await fresh_db()
-    first_sink, second_sink = Sink(), Sink()
+    db = await indexed_memory_db()
+    first_sink, second_sink = EventSink(), EventSink()
     first = OutboxRelay(CommandJournal(db), first_sink, lease=Lease(db, "relay", "worker-1", 60))
     second = OutboxRelay(CommandJournal(db), second_sink, lease=Lease(db, "relay", "worker-2", 60))
     await create(db, "A")
@@ -59,7 +43,7 @@ async def test_only_the_lease_holder_publishes_until_it_lets_go() -> None:
 
 
 async def test_an_expired_lease_is_taken_over() -> None:
-    db = await fresh_db()
+    db = await indexed_memory_db()
     stale = Lease(db, "relay", "worker-1", ttl_s=0.05)
     assert await stale.acquire()
     assert not await Lease(db, "relay", "worker-2", ttl_s=60).acquire()
