@@ -19,6 +19,8 @@ from storage.database import Database, Document
 JOURNAL = "command_journal"
 DECIDED = "decided"
 APPLIED = "applied"
+# What an entry drops once it has nothing left to publish: it keeps its result.
+_PUBLISHED_DROPS = {"changes": "", "events": ""}
 
 
 # `_id` (tenant:command) is the unique command id; the relay's scan needs only the rest.
@@ -70,7 +72,7 @@ class CommandJournal:
         update: dict[str, Any] = {"$set": {"state": APPLIED, "result": result}}
         if not events:
             update["$set"]["published"] = True
-            update["$unset"] = {"changes": "", "events": ""}
+            update["$unset"] = _PUBLISHED_DROPS
         elif events_changed:
             update["$set"]["events"] = events
         await self._c.update_one({"_id": doc_id}, update)
@@ -89,5 +91,5 @@ class CommandJournal:
         """Published: the changes and outbox records are not needed any more."""
         await self._c.update_many(
             {"_id": {"$in": doc_ids}},
-            {"$set": {"published": True}, "$unset": {"changes": "", "events": ""}},
+            {"$set": {"published": True}, "$unset": _PUBLISHED_DROPS},
         )
