@@ -60,13 +60,17 @@ def create_app(
         )
     app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
     app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too
-    app.include_router(system_routes.router)
-    app.include_router(metrics.router)
+    # FastAPI tries routes one by one, in this order, at a few µs each: the API reads and
+    # writes come first, probes and dev routes last (no two routes here match the same
+    # request, which tests/api/test_route_order.py checks, so the order changes no answer).
     app.include_router(profile_routes.router)
-    app.include_router(integration_routes.router)
     for router in CRM_V2_ROUTERS:
         app.include_router(router, prefix=CRM_V2_PREFIX)
+    for router in CRM_V2_ROUTERS:
         app.include_router(router, include_in_schema=False)  # the direct "cell" paths
+    app.include_router(integration_routes.router)
+    app.include_router(system_routes.router)
+    app.include_router(metrics.router)
     if context.dev_topics is not None:
         app.include_router(dev_routes.router)
     without_unused_422(app)
