@@ -256,8 +256,8 @@ async def run(
         ids = await seed(runtime, 2000 * data_scale)
         figures: dict[str, float] = {}
         if reads:
-            # Rounds of 1000 reads (about half a second): a short pause of a shared
-            # machine shifts one round's time, not the median.
+            # Rounds of 1000 reads: a short pause of a shared machine shifts one
+            # round's time, not the median (rounds of 200 moved it).
             figures |= await bench_reads(runtime, ids, 1000, rounds)
         if writes:
             figures |= await bench_commands(runtime, 300 * work_scale, rounds)
