@@ -1,9 +1,9 @@
 """API B contact documents: look-ups for the rules, pages for the readers, their indexes."""
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_indexes, newest_first_page
 
 CONTACTS = "contacts"
 
@@ -36,25 +36,7 @@ class ContactRepository:
 
 INDEXES = [
     # the list (all, or of one customer), newest first, id as tie-breaker
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="contact_list",
-    ),
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("customerId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="contact_customer_list",
-    ),
+    *newest_first_indexes("contact", customer="customerId"),
     # the primary-contact look-up
     IndexModel(
         [("tenantId", ASCENDING), ("customerId", ASCENDING), ("isPrimary", ASCENDING)],

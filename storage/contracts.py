@@ -4,10 +4,10 @@
 race for the same number (the `contract.create` decision's insert carries the rejection).
 """
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_indexes, newest_first_page
 
 CONTRACTS = "contracts"
 
@@ -42,23 +42,5 @@ INDEXES = [
         partialFilterExpression={"_deleted": False},
     ),
     # the list (all, or of one customer), newest first, id as tie-breaker
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="contract_list",
-    ),
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("customerId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="contract_customer_list",
-    ),
+    *newest_first_indexes("contract", customer="customerId"),
 ]

@@ -2,10 +2,10 @@
 
 import re
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_indexes, newest_first_page
 
 CUSTOMERS = "customers"
 _SPACES = re.compile(r"\s+")
@@ -18,26 +18,9 @@ INDEXES = [
         unique=True,
         partialFilterExpression={"_deleted": False},
     ),
-    # the list, newest first, id as tie-breaker: filter and sort from the index
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="customer_list",
-    ),
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("ownerId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="customer_owner_list",
-    ),
+    # the list (all, or of one owner), newest first, id as tie-breaker: filter and sort
+    # from the index
+    *newest_first_indexes("customer", owner="ownerId"),
     # identity matching of integration events (phone exact, email case-insensitive)
     IndexModel([("tenantId", ASCENDING), ("phone", ASCENDING)], name="phone"),
     IndexModel([("tenantId", ASCENDING), ("email", ASCENDING)], name="email"),

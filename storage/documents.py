@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from storage.database import Document
@@ -38,6 +38,20 @@ async def owning_customer(
 
 # Every list of the APIs: newest first, the id breaking ties, so pages are stable.
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
+
+
+def newest_first_indexes(name: str, **scopes: str) -> list[IndexModel]:
+    """The indexes `newest_first_page` filters and sorts from: `<name>_list` for all of a
+    tenant's live documents, and `<name>_<scope>_list` for those with one value of each
+    scope field (`customer="customerId"`)."""
+    scoped = {f"{name}_{label}_list": [(field, ASCENDING)] for label, field in scopes.items()}
+    return [
+        IndexModel(
+            [("tenantId", ASCENDING), *scope, ("_deleted", ASCENDING), *NEWEST_FIRST],
+            name=index_name,
+        )
+        for index_name, scope in {f"{name}_list": [], **scoped}.items()
+    ]
 
 
 async def newest_first_page(

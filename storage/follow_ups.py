@@ -1,9 +1,7 @@
 """API B follow-up documents: look-ups for the rules, pages for the readers, indexes."""
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
-
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page, owning_customer
+from storage.documents import alive, newest_first_indexes, newest_first_page, owning_customer
 
 FOLLOW_UPS = "follow_ups"
 
@@ -41,20 +39,4 @@ class FollowUpRepository:
 
 
 # the list (all, of one customer, of one opportunity), newest first, id as tie-breaker
-INDEXES = [
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            *scope,
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name=name,
-    )
-    for name, scope in (
-        ("follow_up_list", []),
-        ("follow_up_customer_list", [("customerId", ASCENDING)]),
-        ("follow_up_opportunity_list", [("opportunityId", ASCENDING)]),
-    )
-]
+INDEXES = newest_first_indexes("follow_up", customer="customerId", opportunity="opportunityId")

@@ -1,9 +1,9 @@
 """API B opportunity documents: look-ups for the rules, pages for the readers, indexes."""
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page, owning_customer
+from storage.documents import alive, newest_first_indexes, newest_first_page, owning_customer
 
 OPPORTUNITIES = "opportunities"
 
@@ -32,25 +32,7 @@ class OpportunityRepository:
 
 INDEXES = [
     # the list (all, or of one customer), newest first, id as tie-breaker
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="opportunity_list",
-    ),
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("customerId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="opportunity_customer_list",
-    ),
+    *newest_first_indexes("opportunity", customer="customerId"),
     # the funnel's grouping by stage
     IndexModel(
         [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("stage", ASCENDING)],

@@ -4,10 +4,8 @@ The running total of a contract's payments is kept on the contract (`paidAmount`
 the `payment.create` decision rewrites together with inserting the payment.
 """
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
-
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_page
+from storage.documents import alive, newest_first_indexes, newest_first_page
 
 PAYMENTS = "payments"
 
@@ -30,23 +28,5 @@ class PaymentRepository:
 
 INDEXES = [
     # the list (all, or of one contract), newest first, id as tie-breaker
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="payment_list",
-    ),
-    IndexModel(
-        [
-            ("tenantId", ASCENDING),
-            ("contractId", ASCENDING),
-            ("_deleted", ASCENDING),
-            ("createdAt", DESCENDING),
-            ("_id", DESCENDING),
-        ],
-        name="payment_contract_list",
-    ),
+    *newest_first_indexes("payment", contract="contractId"),
 ]
