@@ -40,6 +40,8 @@ _FOREIGN_LOGGERS = (
     "uvicorn.access",
 )
 _QUIET_LOGGERS = {"aiokafka": logging.WARNING, "pymongo": logging.WARNING}
+# Every logger `configure_logging` changes (the root is ""), for whoever must undo it.
+CONFIGURED_LOGGERS = ("", *_FOREIGN_LOGGERS, *_QUIET_LOGGERS)
 
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from crm.logging_setup import CONFIGURED_LOGGERS
 from crm.runtime import Runtime
 from crm.settings import Settings
 from crm.web import facade_context
@@ -176,17 +177,6 @@ async def published(runtime: Runtime, topic: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     """`configure_logging` rewires the process's loggers; put them back afterwards."""
-    names = (
-        "",
-        "faststream",
-        "faststream.access",
-        "faststream.access.kafka",
-        "uvicorn",
-        "uvicorn.error",
-        "uvicorn.access",
-        "aiokafka",
-        "pymongo",
-    )
     saved = {
         name: (
             list(logging.getLogger(name).handlers),
@@ -194,7 +184,7 @@ def restore_logging() -> Iterator[None]:
             logging.getLogger(name).propagate,
             logging.getLogger(name).disabled,
         )
-        for name in names
+        for name in CONFIGURED_LOGGERS
     }
     try:
         yield
