@@ -104,6 +104,17 @@ async def result_of(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return dict(entry["result"])
 
 
+def producer_command(command_id: str, command_type: str, payload: dict) -> dict[str, Any]:
+    """A command envelope as another system's producer puts it on the command topic."""
+    return {
+        "commandId": command_id,
+        "type": command_type,
+        "tenantId": TENANT,
+        "actorId": "producer-1",
+        "payload": payload,
+    }
+
+
 def interaction_data(**target: Any) -> dict[str, Any]:
     return {**target, "interactionType": "chat", "notes": "asked about pricing", "channel": "im"}
 
@@ -325,13 +336,9 @@ async def test_a_bind_command_on_the_command_topic_releases_parked_events(
     await send(
         runtime, cloud_event("interaction.recorded", {"identity": WX, "interactionType": "chat"})
     )
-    command = {
-        "commandId": "bind-by-kafka",
-        "type": "customer.bind_external",
-        "tenantId": TENANT,
-        "actorId": "producer-1",
-        "payload": {"customerId": customer_id, **WX},
-    }
+    command = producer_command(
+        "bind-by-kafka", "customer.bind_external", {"customerId": customer_id, **WX}
+    )
     await runtime.publish_raw(
         runtime.topics.commands,
         json.dumps(command).encode(),
@@ -591,13 +598,7 @@ async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
 
 
 async def command(runtime: Runtime, command_id: str, command_type: str, payload: dict) -> None:
-    envelope = {
-        "commandId": command_id,
-        "type": command_type,
-        "tenantId": TENANT,
-        "actorId": "producer-1",
-        "payload": payload,
-    }
+    envelope = producer_command(command_id, command_type, payload)
     await runtime.publish_raw(runtime.topics.commands, json.dumps(envelope).encode(), b"t1:k", {})
     await processed(runtime)
 
@@ -635,13 +636,9 @@ async def test_release_hit_by_a_transient_error_is_retried_with_the_bind_command
     await send(
         runtime, cloud_event("interaction.recorded", {"identity": WX, "interactionType": "chat"})
     )
-    bind_command = {
-        "commandId": "bind-1",
-        "type": "customer.bind_external",
-        "tenantId": TENANT,
-        "actorId": "producer-1",
-        "payload": {"customerId": customer_id, **WX},
-    }
+    bind_command = producer_command(
+        "bind-1", "customer.bind_external", {"customerId": customer_id, **WX}
+    )
     message = RawMessage(
         value=json.dumps(bind_command).encode(),
         key=f"{TENANT}:{customer_id}".encode(),
