@@ -30,6 +30,13 @@ def raw_message(msg: Any) -> RawMessage:
     )
 
 
+async def _undecoded(msg: Any) -> bytes:
+    """The record's value as it came: the consumers decode it themselves (what does not
+    decode is dead-lettered), so FastStream's JSON decoding of every record would be
+    thrown away."""
+    return msg.body
+
+
 class Consumer(Protocol):
     async def consume(self, message: RawMessage) -> Outcome: ...
 
@@ -50,13 +57,14 @@ def _subscribe(
         # default ("latest") a first deploy would skip commands already on the topic.
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
+        decoder=_undecoded,
         title=title,
         description=description,
     )
-    async def on_message() -> None:
-        # Read from the context rather than injected as `msg: KafkaMessage`: that
-        # injection is a synchronous FastStream `Context` field, which FastDepends runs
-        # in a worker thread (a thread hop for every message).
+    async def on_message(_body: bytes) -> None:
+        # The whole record (key, headers, offset) is read from the context, not injected:
+        # the runtime's broker skips FastDepends (`apply_types=False`), whose resolution
+        # of an injected `msg: KafkaMessage` would also run in a worker thread.
         msg: KafkaMessage = broker.context.get_local("message")
         outcome = await consumer.consume(raw_message(msg))
         if outcome is Outcome.RETRY_LATER:
