@@ -26,6 +26,7 @@ from crm.topic_log import TopicLog
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
+from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
@@ -89,6 +90,9 @@ class Runtime:
             interval_s=settings.relay_interval_s,
             linger_s=settings.relay_linger_ms / 1000,
             lease=Lease(self.store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
+            retention=JournalRetention(
+                CommandJournal(self.store.db), settings.journal_retention_days * DAY_S
+            ),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
         locks = KeyedLock()  # one customer's commands and integration events never interleave

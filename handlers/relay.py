@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from handlers.journal_retention import JournalRetention
 from handlers.outbox import PUBLISHING_FIELDS, event_key, wire_event
 from storage.journal import CommandJournal
 from storage.leases import Lease
@@ -29,10 +30,12 @@ class OutboxRelay:
         interval_s: float = 0.2,
         linger_s: float = 0.0,
         lease: Lease | None = None,
+        retention: JournalRetention | None = None,
     ) -> None:
         self._journal = journal
         self._publish = publish
         self._lease = lease  # with several workers: only the holder publishes
+        self._retention = retention  # pruned between passes, by the lease holder too
         self._batch = batch
         self._interval_s = interval_s
         self._linger_s = linger_s  # after a kick: let more commits join the batch
@@ -59,6 +62,14 @@ class OutboxRelay:
                 break  # a short batch: nothing more was pending when it was read
         return sent
 
+    async def housekeep(self) -> int:
+        """Prune the journal when retention says it is due; how many entries went."""
+        if self._retention is None or not self._retention.due():
+            return 0
+        if not await self._holds_lease():
+            return 0
+        return await self._retention.prune()
+
     async def _holds_lease(self) -> bool:
         """Renewed before every batch, so a long backlog keeps it."""
         return self._lease is None or await self._lease.acquire()
@@ -81,6 +92,7 @@ class OutboxRelay:
             self._wake.clear()  # before the pass: a kick during it means another pass
             try:
                 await self.run_once()
+                await self.housekeep()
             except asyncio.CancelledError:
                 raise
             except Exception:

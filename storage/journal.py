@@ -31,6 +31,12 @@ INDEXES = [
         name="journal_unpublished",
         partialFilterExpression={"published": False},
     ),
+    # Retention's scan (`prune_published`): published entries, oldest first.
+    IndexModel(
+        [("decidedAt", 1)],
+        name="journal_published_age",
+        partialFilterExpression={"published": True},
+    ),
 ]
 
 
@@ -93,3 +99,17 @@ class CommandJournal:
             {"_id": {"$in": doc_ids}},
             {"$set": {"published": True}, "$unset": _PUBLISHED_DROPS},
         )
+
+    async def prune_published(self, decided_before: str, limit: int) -> int:
+        """Delete up to `limit` published entries decided before `decided_before` (an ISO
+        time), oldest first; how many went. An entry still to publish is never deleted."""
+        cursor = (
+            self._c.find({"published": True, "decidedAt": {"$lt": decided_before}}, {"_id": 1})
+            .sort("decidedAt", 1)
+            .limit(limit)
+        )
+        doc_ids = [doc["_id"] for doc in await cursor.to_list()]
+        if not doc_ids:
+            return 0
+        result = await self._c.delete_many({"_id": {"$in": doc_ids}, "published": True})
+        return int(result.deleted_count)
