@@ -11,6 +11,7 @@ import logging
 import statistics
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,6 +62,10 @@ async def alternate(measured: Timed, baseline: Timed, rounds: int) -> tuple[floa
 
 def bare_app(db: Database) -> FastAPI:
     """The floor: the same documents from the same store, no auth, no middleware."""
+    # FastAPI remembers endpoint functions in a process-wide cache; through a closure over
+    # the store itself, each run's whole store would outlive it, and the garbage
+    # collector's full passes in later runs (double data, double work) would walk it too.
+    db = weakref.proxy(db)
     app = FastAPI()
 
     @app.get("/bare/customers/{customer_id}")
