@@ -68,19 +68,14 @@ async def test_expired_published_entries_go_and_unpublished_ones_stay() -> None:
     assert await relay.run_once() == 1  # C's event still goes out
 
 
-async def test_entries_younger_than_the_retention_stay() -> None:
+@pytest.mark.parametrize(
+    ("retention_s", "now"),
+    [(RETENTION_S, time.time() + RETENTION_S - DAY_S), (0, LATER * 10)],
+    ids=["younger-than-the-retention", "retention-of-zero-keeps-all"],
+)
+async def test_entries_stay(retention_s: float, now: float) -> None:
     db = await indexed_memory_db()
-    clock = Clock(time.time() + RETENTION_S - DAY_S)
-    relay = relay_with(db, JournalRetention(CommandJournal(db), RETENTION_S, clock=clock))
-    await create(db, "A")
-    await relay.run_once()
-    assert await relay.housekeep() == 0
-    assert await kept(db) == ["cmd-A"]
-
-
-async def test_a_retention_of_zero_keeps_every_entry() -> None:
-    db = await indexed_memory_db()
-    relay = relay_with(db, JournalRetention(CommandJournal(db), 0, clock=Clock(LATER * 10)))
+    relay = relay_with(db, JournalRetention(CommandJournal(db), retention_s, clock=Clock(now)))
     await create(db, "A")
     await relay.run_once()
     assert await relay.housekeep() == 0
