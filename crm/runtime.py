@@ -35,6 +35,7 @@ from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
 from storage.leases import Lease
+from storage.submissions import CommandSubmissions
 
 RELAY_STOP_TIMEOUT_S = 10.0
 RELAY_LEASE_TTL_S = 15.0  # a relay that stops renewing is replaced after this long
@@ -91,7 +92,9 @@ class Runtime:
             linger_s=settings.relay_linger_ms / 1000,
             lease=Lease(self.store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
             retention=JournalRetention(
-                CommandJournal(self.store.db), settings.journal_retention_days * DAY_S
+                CommandJournal(self.store.db),
+                CommandSubmissions(self.store.db),
+                settings.journal_retention_days * DAY_S,
             ),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)

@@ -5,7 +5,8 @@ command's idempotency record: once it is gone, a redelivery of that command woul
 decided again, and `GET /api/v1/crm/commands/{id}` answers 404. So the retention must be
 longer than anything can still be delivered or retried: the commands topic's retention
 (Kafka's default is 7 days) and how long HTTP clients retry an `X-Request-ID`. An entry
-whose events are not all published is never deleted.
+whose events are not all published is never deleted. The records of commands the facade
+answered 202 for (`storage.submissions`) go after the same time.
 
 The outbox relay runs it between passes, under its lease (one worker prunes at a time),
 in bounded batches so that a large backlog never holds up publishing for long.
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 
 from schemas.base import iso
 from storage.journal import CommandJournal
+from storage.submissions import CommandSubmissions
 
 log = logging.getLogger("crm.retention")
 
@@ -30,6 +32,7 @@ class JournalRetention:
     def __init__(
         self,
         journal: CommandJournal,
+        submissions: CommandSubmissions,
         retention_s: float,
         *,
         every_s: float = PRUNE_EVERY_S,
@@ -38,6 +41,7 @@ class JournalRetention:
     ) -> None:
         """`retention_s` of 0 keeps every entry."""
         self._journal = journal
+        self._submissions = submissions
         self._retention_s = retention_s
         self._every_s = every_s
         self._batch = batch
@@ -55,7 +59,14 @@ class JournalRetention:
         now = self._clock()
         cutoff = iso(datetime.fromtimestamp(now - self._retention_s, UTC))
         pruned = await self._journal.prune_published(cutoff, self._batch)
-        self._due_at = now if pruned >= self._batch else now + self._every_s
-        if pruned:
-            log.info("pruned %d journal entries decided before %s", pruned, cutoff)
+        records = await self._submissions.prune(cutoff, self._batch)
+        full = max(pruned, records) >= self._batch
+        self._due_at = now if full else now + self._every_s
+        if pruned or records:
+            log.info(
+                "pruned %d journal entries and %d 202 records from before %s",
+                pruned,
+                records,
+                cutoff,
+            )
         return pruned

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from http_facade.errors import ApiError
+from schemas.base import iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
 from schemas.errors import ErrorCode, ErrorKind
 from storage.database import Database, Document
 from storage.journal import APPLIED, CommandJournal
+from storage.submissions import CommandSubmissions
 
 Publish = Callable[[dict[str, Any], bytes], Awaitable[None]]
 FIRST_POLL_S = 0.002
@@ -37,6 +39,7 @@ def command_status_path(command_id: str) -> str:
 class CommandGateway:
     def __init__(self, db: Database, publish: Publish, reply_timeout_s: float) -> None:
         self._journal = CommandJournal(db)
+        self._submissions = CommandSubmissions(db)
         self._publish = publish
         self._timeout_s = reply_timeout_s
 
@@ -57,9 +60,23 @@ class CommandGateway:
         if entry is None or entry.get("state") != APPLIED:
             entry = await self._wait(envelope)
         _same_request_or_409(entry, digest)
+        if entry is None:
+            # Not decided yet: recorded, so that the status resource says `pending`.
+            _same_request_or_409(await self._submitted(envelope, digest), digest)
         if entry is None or entry.get("state") != APPLIED:
             raise CommandPending(envelope.command_id)
         return CommandResult.model_validate(entry["result"])
+
+    async def _submitted(self, envelope: CommandEnvelope, digest: str) -> Document:
+        return await self._submissions.record(
+            {
+                "tenantId": envelope.tenant_id,
+                "commandId": envelope.command_id,
+                "type": envelope.type.value,
+                "fingerprint": digest,
+                "submittedAt": iso_now(),
+            }
+        )
 
     async def _wait(self, envelope: CommandEnvelope) -> Document | None:
         deadline = time.monotonic() + self._timeout_s
@@ -74,10 +91,19 @@ class CommandGateway:
             pause = min(pause * 2, MAX_POLL_S)
 
     async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
-        """The command's result, `pending` while it is decided but not applied, None if unknown."""
+        """The command's result; `pending` while it waits to be decided (after a 202) or is
+        decided but not applied; None if unknown."""
         entry = await self._journal.outcome(tenant_id, command_id)
         if entry is None:
-            return None
+            submitted = await self._submissions.find(tenant_id, command_id)
+            if submitted is None:
+                return None
+            return CommandResult(
+                command_id=command_id,
+                type=submitted["type"],
+                tenant_id=tenant_id,
+                status=CommandStatus.PENDING,
+            )
         result = CommandResult.model_validate(entry["result"])
         if entry.get("state") != APPLIED:
             result.status = CommandStatus.PENDING

@@ -6,9 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
-from schemas.base import CamelModel, Id, Timestamp, utc_now
+from schemas.base import CamelModel, Id, Timestamp, iso, utc_now
 from schemas.errors import ErrorKind
 
 
@@ -72,6 +72,11 @@ class CommandResult(CamelModel):
     data: Any = None
     error: CommandError | None = None
     completed_at: datetime | None = None
+
+    @field_serializer("completed_at", when_used="json")
+    def _as_stored(self, moment: datetime | None) -> str | None:
+        """As every timestamp the service returns: fixed-width UTC with milliseconds."""
+        return None if moment is None else iso(moment)
 
 
 def fingerprint(command_type: str, payload: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from storage import (
     opportunities,
     parked_events,
     payments,
+    submissions,
 )
 from storage.database import Database
 
@@ -48,6 +49,7 @@ def index_plan() -> dict[str, list[IndexModel]]:
         follow_ups.FOLLOW_UPS: follow_ups.INDEXES,
         contracts.CONTRACTS: contracts.INDEXES,
         payments.PAYMENTS: payments.INDEXES,
+        submissions.SUBMISSIONS: submissions.INDEXES,
     }
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from schemas.envelope import CommandEnvelope, CommandType
 from storage.database import Database
 from storage.journal import JOURNAL, CommandJournal, journal_id
 from storage.leases import Lease
+from storage.submissions import CommandSubmissions
 from tests.conftest import embedded_settings
 from tests.helpers import EventSink, auth, indexed_memory_db
 
@@ -51,6 +53,10 @@ async def kept(db: Database) -> list[str]:
     return sorted(doc["commandId"] for doc in await db[JOURNAL].find({}).to_list())
 
 
+def retention_of(db: Database, retention_s: float, **options: Any) -> JournalRetention:
+    return JournalRetention(CommandJournal(db), CommandSubmissions(db), retention_s, **options)
+
+
 def relay_with(db: Database, retention: JournalRetention, owner: str = "w1") -> OutboxRelay:
     lease = Lease(db, "relay", owner, 60)
     return OutboxRelay(CommandJournal(db), EventSink(), lease=lease, retention=retention)
@@ -58,7 +64,7 @@ def relay_with(db: Database, retention: JournalRetention, owner: str = "w1") -> 
 
 async def test_expired_published_entries_go_and_unpublished_ones_stay() -> None:
     db = await indexed_memory_db()
-    relay = relay_with(db, JournalRetention(CommandJournal(db), RETENTION_S, clock=Clock(LATER)))
+    relay = relay_with(db, retention_of(db, RETENTION_S, clock=Clock(LATER)))
     await create(db, "A")
     await create(db, "B")
     assert await relay.run_once() == 2  # A and B published
@@ -75,7 +81,7 @@ async def test_expired_published_entries_go_and_unpublished_ones_stay() -> None:
 )
 async def test_entries_stay(retention_s: float, now: float) -> None:
     db = await indexed_memory_db()
-    relay = relay_with(db, JournalRetention(CommandJournal(db), retention_s, clock=Clock(now)))
+    relay = relay_with(db, retention_of(db, retention_s, clock=Clock(now)))
     await create(db, "A")
     await relay.run_once()
     assert await relay.housekeep() == 0
@@ -85,9 +91,7 @@ async def test_entries_stay(retention_s: float, now: float) -> None:
 async def test_a_backlog_goes_in_batches_then_the_next_look_waits() -> None:
     db = await indexed_memory_db()
     clock = Clock(LATER)
-    retention = JournalRetention(
-        CommandJournal(db), RETENTION_S, every_s=3600, batch=2, clock=clock
-    )
+    retention = retention_of(db, RETENTION_S, every_s=3600, batch=2, clock=clock)
     relay = relay_with(db, retention)
     for name in "ABC":
         await create(db, name)
@@ -105,10 +109,8 @@ async def test_a_backlog_goes_in_batches_then_the_next_look_waits() -> None:
 
 async def test_only_the_relay_holding_the_lease_prunes() -> None:
     db = await indexed_memory_db()
-    holder = relay_with(db, JournalRetention(CommandJournal(db), 0), owner="w1")
-    other = relay_with(
-        db, JournalRetention(CommandJournal(db), RETENTION_S, clock=Clock(LATER)), owner="w2"
-    )
+    holder = relay_with(db, retention_of(db, 0), owner="w1")
+    other = relay_with(db, retention_of(db, RETENTION_S, clock=Clock(LATER)), owner="w2")
     await create(db, "A")
     assert await holder.run_once() == 1  # w1 holds the lease now
     assert await other.housekeep() == 0
@@ -135,7 +137,7 @@ async def test_an_expired_command_answers_404_and_its_data_stays() -> None:
                 {"$set": {"decidedAt": "2020-01-01T00:00:00.000Z"}},
             )
             # A look of its own: the running relay's first look was at start.
-            retention = JournalRetention(CommandJournal(runtime.store.db), DAY_S)
+            retention = retention_of(runtime.store.db, DAY_S)
             assert await retention.prune() == 1
             status = await http.get("/api/v1/crm/commands/old-cmd", headers=headers)
             assert status.status_code == 404
@@ -170,3 +172,21 @@ async def test_the_worker_relay_prunes_with_the_configured_retention() -> None:
         assert await runtime.store.db[JOURNAL].find_one({"_id": "t1:ancient"}) is None
     finally:
         await runtime.stop()
+
+
+async def test_expired_202_records_go_too() -> None:
+    db = await indexed_memory_db()
+    submissions = CommandSubmissions(db)
+    for command_id, submitted_at in (("old", "2020-01-01T00:00:00.000Z"), ("new", "9999-01-01")):
+        await submissions.record(
+            {
+                "tenantId": "t1",
+                "commandId": command_id,
+                "type": "customer.create",
+                "fingerprint": "f",
+                "submittedAt": submitted_at,
+            }
+        )
+    await retention_of(db, RETENTION_S).prune()
+    assert await submissions.find("t1", "old") is None
+    assert await submissions.find("t1", "new") is not None

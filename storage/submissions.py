@@ -1,0 +1,52 @@
+"""Commands the facade answered 202 for, before the worker has decided them.
+
+The journal knows a command only once the worker has decided it. Until then (a backlog on
+the commands topic, a worker restarting) the status resource a 202 points at would answer
+404, as for an id nobody ever sent. So the facade records each command it answers 202 for,
+and the status resource answers `pending` for it until the journal has its result. A
+record also keeps the request's fingerprint: a second request with the same `X-Request-ID`
+and another body that also times out is a 409, not a second 202. Nothing else reads these
+records; the journal retention deletes them with the old entries.
+"""
+
+from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from storage.database import Database, Document
+from storage.journal import journal_id
+
+SUBMISSIONS = "command_submissions"
+
+INDEXES = [IndexModel([("submittedAt", 1)], name="submission_age")]  # retention's scan
+
+
+class CommandSubmissions:
+    def __init__(self, db: Database) -> None:
+        self._c = db[SUBMISSIONS]
+
+    async def record(self, doc: Document) -> Document:
+        """Keep `doc` (`tenantId`, `commandId`, `type`, `fingerprint`, `submittedAt`) unless
+        the command was recorded before; returns the record kept (the first one)."""
+        doc = {"_id": journal_id(doc["tenantId"], doc["commandId"]), **doc}
+        try:
+            await self._c.insert_one(doc)
+        except DuplicateKeyError:
+            first = await self._c.find_one({"_id": doc["_id"]})
+            return doc if first is None else first
+        return doc
+
+    async def find(self, tenant_id: str, command_id: str) -> Document | None:
+        return await self._c.find_one({"_id": journal_id(tenant_id, command_id)})
+
+    async def prune(self, submitted_before: str, limit: int) -> int:
+        """Delete up to `limit` records made before `submitted_before`, oldest first."""
+        cursor = (
+            self._c.find({"submittedAt": {"$lt": submitted_before}}, {"_id": 1})
+            .sort("submittedAt", 1)
+            .limit(limit)
+        )
+        doc_ids = [doc["_id"] for doc in await cursor.to_list()]
+        if not doc_ids:
+            return 0
+        result = await self._c.delete_many({"_id": {"$in": doc_ids}})
+        return int(result.deleted_count)
