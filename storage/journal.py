@@ -15,6 +15,7 @@ from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from storage.database import Database, Document
+from storage.pruning import delete_oldest
 
 JOURNAL = "command_journal"
 DECIDED = "decided"
@@ -48,6 +49,7 @@ class CommandJournal:
     """Reads and writes of command journal documents."""
 
     def __init__(self, db: Database) -> None:
+        self._db = db
         self._c = db[JOURNAL]
 
     async def find(self, tenant_id: str, command_id: str) -> Document | None:
@@ -103,13 +105,5 @@ class CommandJournal:
     async def prune_published(self, decided_before: str, limit: int) -> int:
         """Delete up to `limit` published entries decided before `decided_before` (an ISO
         time), oldest first; how many went. An entry still to publish is never deleted."""
-        cursor = (
-            self._c.find({"published": True, "decidedAt": {"$lt": decided_before}}, {"_id": 1})
-            .sort("decidedAt", 1)
-            .limit(limit)
-        )
-        doc_ids = [doc["_id"] for doc in await cursor.to_list()]
-        if not doc_ids:
-            return 0
-        result = await self._c.delete_many({"_id": {"$in": doc_ids}, "published": True})
-        return int(result.deleted_count)
+        query = {"published": True, "decidedAt": {"$lt": decided_before}}
+        return await delete_oldest(self._db, JOURNAL, query, "decidedAt", limit)

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.database import Database, Document
 from storage.journal import journal_id
+from storage.pruning import delete_oldest
 
 SUBMISSIONS = "command_submissions"
 
@@ -22,6 +23,7 @@ INDEXES = [IndexModel([("submittedAt", 1)], name="submission_age")]  # retention
 
 class CommandSubmissions:
     def __init__(self, db: Database) -> None:
+        self._db = db
         self._c = db[SUBMISSIONS]
 
     async def record(self, doc: Document) -> Document:
@@ -40,13 +42,5 @@ class CommandSubmissions:
 
     async def prune(self, submitted_before: str, limit: int) -> int:
         """Delete up to `limit` records made before `submitted_before`, oldest first."""
-        cursor = (
-            self._c.find({"submittedAt": {"$lt": submitted_before}}, {"_id": 1})
-            .sort("submittedAt", 1)
-            .limit(limit)
-        )
-        doc_ids = [doc["_id"] for doc in await cursor.to_list()]
-        if not doc_ids:
-            return 0
-        result = await self._c.delete_many({"_id": {"$in": doc_ids}})
-        return int(result.deleted_count)
+        query = {"submittedAt": {"$lt": submitted_before}}
+        return await delete_oldest(self._db, SUBMISSIONS, query, "submittedAt", limit)
