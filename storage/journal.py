@@ -49,7 +49,6 @@ class CommandJournal:
     """Reads and writes of command journal documents."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
         self._c = db[JOURNAL]
 
     async def find(self, tenant_id: str, command_id: str) -> Document | None:
@@ -106,4 +105,4 @@ class CommandJournal:
         """Delete up to `limit` published entries decided before `decided_before` (an ISO
         time), oldest first; how many went. An entry still to publish is never deleted."""
         query = {"published": True, "decidedAt": {"$lt": decided_before}}
-        return await delete_oldest(self._db, JOURNAL, query, "decidedAt", limit)
+        return await delete_oldest(self._c, query, "decidedAt", limit)

@@ -2,18 +2,20 @@
 
 from typing import Any
 
-from storage.database import Database, Document
+from pymongo.asynchronous.collection import AsyncCollection
+
+from storage.database import Document
 
 
 async def delete_oldest(
-    db: Database, collection: str, query: Document, oldest_first: str, limit: int
+    collection: AsyncCollection[Document], query: Document, oldest_first: str, limit: int
 ) -> int:
     """Delete up to `limit` documents matching `query`, oldest by `oldest_first` first;
     how many went. The delete matches `query` again, so a document that stopped matching
     since it was read stays."""
-    cursor = db[collection].find(query, {"_id": 1}).sort(oldest_first, 1).limit(limit)
+    cursor = collection.find(query, {"_id": 1}).sort(oldest_first, 1).limit(limit)
     doc_ids: list[Any] = [doc["_id"] for doc in await cursor.to_list()]
     if not doc_ids:
         return 0
-    result = await db[collection].delete_many({**query, "_id": {"$in": doc_ids}})
+    result = await collection.delete_many({**query, "_id": {"$in": doc_ids}})
     return int(result.deleted_count)

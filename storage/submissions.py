@@ -23,7 +23,6 @@ INDEXES = [IndexModel([("submittedAt", 1)], name="submission_age")]  # retention
 
 class CommandSubmissions:
     def __init__(self, db: Database) -> None:
-        self._db = db
         self._c = db[SUBMISSIONS]
 
     async def record(self, doc: Document) -> Document:
@@ -43,4 +42,4 @@ class CommandSubmissions:
     async def prune(self, submitted_before: str, limit: int) -> int:
         """Delete up to `limit` records made before `submitted_before`, oldest first."""
         query = {"submittedAt": {"$lt": submitted_before}}
-        return await delete_oldest(self._db, SUBMISSIONS, query, "submittedAt", limit)
+        return await delete_oldest(self._c, query, "submittedAt", limit)
