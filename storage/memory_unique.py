@@ -38,7 +38,9 @@ class UniqueKeyIndex(KeyedIds):
         """`covers` says whether a document is in a partial index (None: all are)."""
         super().__init__()
         self.spec = spec
-        self._fields = [field for field, _ in spec["key"]]
+        # (field, dotted): a plain field is read with one dict look-up; only a dotted
+        # path needs mongomock's walk through sub-documents and arrays
+        self._fields = [(field, "." in field) for field, _ in spec["key"]]
         self._sparse = bool(spec.get("sparse"))
         self._covers = covers
         for doc in list(documents.values()):
@@ -49,11 +51,14 @@ class UniqueKeyIndex(KeyedIds):
         if self._covers is not None and not self._covers(doc):
             return NO_KEY
         values = []
-        for field in self._fields:
-            try:
-                value = get_value_by_dot(doc, field)
-            except KeyError:
-                value = None  # as mongomock: a missing field is null
+        for field, dotted in self._fields:
+            if not dotted:
+                value = doc.get(field)  # as mongomock: a missing field is null
+            else:
+                try:
+                    value = get_value_by_dot(doc, field)
+                except KeyError:
+                    value = None
             comparable = APART if type(value) in (list, dict) else _comparable(value)
             if comparable is APART:
                 return APART

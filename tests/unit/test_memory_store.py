@@ -235,3 +235,23 @@ async def test_field_names_with_the_null_character_are_refused_as_by_mongomock(d
     with pytest.raises(InvalidDocument):
         await coll.insert_one(dict(document))
     assert await coll.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("filter_", FILTERS, ids=[str(f) for f in FILTERS])
+async def test_an_empty_collection_matches_nothing(filter_) -> None:  # type: ignore[no-untyped-def]
+    coll = MemoryClient()["db"]["docs"]
+    assert await coll.find(filter_).to_list() == []
+    assert await coll.find_one(filter_, {"_id": 1}) is None
+
+
+INVALID_FILTERS = [{"n": {"$nosuch": 1}}, {"$foo": 1}, {"n": {"$in": 5}}]
+
+
+@pytest.mark.parametrize("invalid", INVALID_FILTERS, ids=[str(f) for f in INVALID_FILTERS])
+async def test_an_empty_collection_still_refuses_an_invalid_filter_like_mongomock(invalid) -> None:  # type: ignore[no-untyped-def]
+    reference = mongomock.MongoClient()["db"]["docs"]
+    with pytest.raises(mongomock.OperationFailure):
+        list(reference.find(invalid))
+    coll = MemoryClient()["db"]["docs"]
+    with pytest.raises(mongomock.OperationFailure):
+        await coll.find(invalid).to_list()
