@@ -81,15 +81,15 @@ def customer_event(action: str, doc: Document) -> EventDraft:
 
 
 async def create_customer(ctx: CommandContext[CreateCustomer], db: Database) -> Decision:
-    """Create a customer; its name must be free in the tenant."""
-    key = name_key(ctx.payload.name)
-    if await CustomerRepository(db).with_name_keys(ctx.tenant_id, [key]):
-        return duplicate_name()
+    """Create a customer; its name must be free in the tenant.
+
+    The unique name index decides, when the insert is applied: a taken name turns the
+    decision into the DUPLICATE_CUSTOMER_NAME rejection (`storage.changes`). A look-up
+    here first would only repeat that check, one more round trip on every create."""
     doc = new_customer(ctx, ctx.payload, created_customer_id(ctx.tenant_id, ctx.command_id))
     return Decision.succeeded(
         public(doc),
         entity_id=doc["_id"],
-        # The unique name index has the last word if someone took the name meanwhile.
         changes=[changes.insert(CUSTOMERS, doc, on_conflict=DUPLICATE_NAME)],
         events=[customer_event("created", doc)],
     )

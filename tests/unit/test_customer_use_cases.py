@@ -54,9 +54,12 @@ async def test_create_rejects_a_taken_name_case_and_space_insensitively() -> Non
     again = await create_customer(
         context(CommandType.CUSTOMER_CREATE, CreateCustomer(name="acme ltd"), "c2"), db
     )
-    assert again.status is CommandStatus.REJECTED
-    assert again.error is not None
-    assert again.error["message"] == "客户名称已存在"
+    # The unique name index decides when the insert is applied (no look-up beforehand).
+    outcome = await apply_changes(db, again.changes)
+    assert outcome.rejection is not None
+    assert outcome.rejection["code"] == "DUPLICATE_CUSTOMER_NAME"
+    assert outcome.rejection["message"] == "客户名称已存在"
+    assert await db["customers"].count_documents({"tenantId": "t1"}) == 1
 
 
 async def test_update_changes_only_present_fields_and_clears_nulls() -> None:
