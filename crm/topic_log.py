@@ -5,21 +5,26 @@ exactly what an outside consumer of that topic would have read: key, headers, va
 a per-topic offset.
 
 Recording is on every publish's path, so it only keeps references (the bodies are
-immutable bytes); the value is decoded for display when someone reads the log.
+immutable bytes) and the clock's reading; the value is decoded and the time formatted for
+display when someone reads the log.
 """
 
 import json
+import time
 from collections import defaultdict, deque
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from schemas.base import iso_now
+from schemas.base import iso
 
 
 class _Topic:
     def __init__(self, max_messages: int) -> None:
         # The oldest fall off in O(1) once the topic is full.
-        self.messages: deque[tuple[int, Any, dict[str, str], Any, str]] = deque(maxlen=max_messages)
+        self.messages: deque[tuple[int, Any, dict[str, str], Any, float]] = deque(
+            maxlen=max_messages
+        )
         self.next_offset = 0
 
 
@@ -31,7 +36,7 @@ class TopicLog:
         log = self._topics[topic]
         if isinstance(body, bytearray):  # the log must not change if the sender's buffer does
             body = bytes(body)
-        log.messages.append((log.next_offset, key, dict(headers or {}), body, iso_now()))
+        log.messages.append((log.next_offset, key, dict(headers or {}), body, time.time()))
         log.next_offset += 1
 
     def messages(self, topic: str, *, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
@@ -47,9 +52,9 @@ class TopicLog:
                 "key": key.decode(errors="replace") if isinstance(key, bytes) else key,
                 "headers": headers,
                 "value": _readable(body),
-                "timestamp": timestamp,
+                "timestamp": iso(datetime.fromtimestamp(published_at, UTC)),
             }
-            for offset, key, headers, body, timestamp in islice(
+            for offset, key, headers, body, published_at in islice(
                 log.messages, start, start + max(0, limit)
             )
         ]

@@ -19,7 +19,13 @@ from handlers.decision import CommandContext, Decision, EventDraft
 from handlers.outbox import outbox_records
 from handlers.registry import use_case_for
 from schemas.base import iso_now
-from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
+from schemas.envelope import (
+    CommandEnvelope,
+    CommandResult,
+    CommandStatus,
+    fingerprint,
+    stored_result,
+)
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
@@ -76,16 +82,6 @@ class CommandProcessor:
                 created[customer_id]["_seq"] = sequence  # born with it: no counter update
             else:
                 changes.append(advance(CUSTOMERS, customer_id, "_seq", sequence))
-        result = CommandResult(
-            command_id=envelope.command_id,
-            type=envelope.type.value,
-            tenant_id=envelope.tenant_id,
-            status=decision.status,
-            entity_id=decision.entity_id,
-            data=decision.data,
-            error=decision.error,  # type: ignore[arg-type]
-            completed_at=None,
-        )
         return {
             "_id": journal_id(envelope.tenant_id, envelope.command_id),
             "tenantId": envelope.tenant_id,
@@ -95,7 +91,15 @@ class CommandProcessor:
             "state": DECIDED,
             "decidedAt": decided_at,
             "firstSequence": min((e["sequence"] for e in events), default=0),
-            "result": result.model_dump(mode="json", by_alias=True),
+            "result": stored_result(
+                envelope.command_id,
+                envelope.type.value,
+                envelope.tenant_id,
+                decision.status,
+                decision.entity_id,
+                decision.data,
+                decision.error,
+            ),
             "changes": changes,
             "events": events,
             "published": False,

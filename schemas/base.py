@@ -76,8 +76,10 @@ BoundedDate = Annotated[date, AfterValidator(_bounded_day)]
 
 
 def iso_now() -> str:
-    """Now as a fixed-width UTC ISO-8601 string (stored so, it sorts lexicographically)."""
-    return iso(utc_now())
+    """Now as a fixed-width UTC ISO-8601 string (stored so, it sorts lexicographically).
+    `iso(utc_now())`, without its conversions: now is already UTC, and its `+00:00`
+    suffix is always six characters (on every command's path, twice)."""
+    return utc_now().isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def iso(moment: datetime) -> str:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.base import iso
+from schemas.base import iso, iso_now
 
 ZONES = st.sampled_from([None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
 
@@ -20,3 +20,13 @@ def test_iso_is_fixed_width_utc_with_milliseconds(moment: datetime, zone: timezo
     )
     assert iso(moment) == expected
     assert len(iso(moment)) == 24
+
+
+def test_iso_now_is_iso_of_the_current_time() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    now = iso_now()
+    after = datetime.now(UTC)
+    assert len(now) == 24 and now.endswith("Z")
+    parsed = datetime.fromisoformat(now[:-1]).replace(tzinfo=UTC)
+    assert before <= parsed <= after
+    assert iso(parsed) == now
