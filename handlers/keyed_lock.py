@@ -5,24 +5,58 @@ where concurrent HTTP requests deliver concurrently.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
+
+
+class _Entry:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0  # holders and waiters
 
 
 class KeyedLock:
     def __init__(self) -> None:
-        self._locks: dict[bytes, tuple[asyncio.Lock, int]] = {}
+        self._entries: dict[bytes, _Entry] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: bytes) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
+    def hold(self, key: bytes) -> "_Hold":
+        """`async with locks.hold(key):` runs its body while no other holder of `key` runs."""
+        return _Hold(self._entries, key)
+
+
+class _Hold:
+    """The context manager of one hold: a class rather than `@asynccontextmanager`,
+    whose generator machinery costs more than the lock itself (once per command)."""
+
+    __slots__ = ("_entries", "_entry", "_key")
+
+    def __init__(self, entries: dict[bytes, _Entry], key: bytes) -> None:
+        self._entries = entries
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        entry = self._entries.get(self._key)
+        if entry is None:
+            entry = self._entries[self._key] = _Entry()
+        entry.users += 1
+        self._entry = entry
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]  # no waiters left: keep the table small
-            else:
-                self._locks[key] = (lock, users - 1)
+            await entry.lock.acquire()
+        except BaseException:  # cancelled while waiting: it never held the lock
+            self._leave()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._entry.lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        self._entry.users -= 1
+        if not self._entry.users:
+            del self._entries[self._key]  # no waiters left: keep the table small

@@ -22,7 +22,7 @@ from storage.memory_fast_paths import (
     plain_update,
     projected,
 )
-from storage.memory_speedups import FieldIndexes, fast_iteration, sorted_page
+from storage.memory_speedups import FieldIndexes, fast_iteration, matches_nothing, sorted_page
 
 Document = dict[str, Any]
 
@@ -156,6 +156,10 @@ class MemoryCollection:
                 return doc
         if filter_ is not None and not isinstance(filter_, Mapping):
             filter_ = {"_id": filter_}  # as PyMongo: a bare value is an `_id`
+        # The worker asks after every create whether the tenant has parked events: most
+        # often of an empty collection (a projection mongomock would refuse still goes on).
+        if plain_projection(args)[0] and matches_nothing(self._c._store, filter_):
+            return None
         found = await MemoryCursor(self._c, filter_, args, {}).limit(1).to_list()
         return found[0] if found else None
 

@@ -252,6 +252,12 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
     return iterate
 
 
+def matches_nothing(store: Any, filter_: Any) -> bool:
+    """The collection is empty and the filter only plain equality clauses: no document
+    matches, and there is nothing mongomock would refuse (other filters it validates)."""
+    return bool(store.is_empty) and _only_checks(filter_, _equality_checks(filter_))
+
+
 def _touching(docs: Iterable[Document], indexes: FieldIndexes) -> Iterator[Document]:
     for doc in docs:
         indexes.touch(doc["_id"])

@@ -255,3 +255,5 @@ async def test_an_empty_collection_still_refuses_an_invalid_filter_like_mongomoc
     coll = MemoryClient()["db"]["docs"]
     with pytest.raises(mongomock.OperationFailure):
         await coll.find(invalid).to_list()
+    with pytest.raises(mongomock.OperationFailure):
+        await coll.find_one(invalid, {"_id": 1})
