@@ -72,17 +72,14 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
         raise Poison(reason, validation_summary(exc)) from exc
 
 
-async def dead_letter_if_too_large(
+async def dead_letter_too_large(
     message: RawMessage, max_bytes: int, dead_letters: DeadLetters, what: str
-) -> bool:
+) -> None:
     """Dead-letter (`too_large`) a message whose value is over `max_bytes`, undecoded."""
     size = len(message.value)
-    if size <= max_bytes:
-        return False
     error = f"message value of {size} bytes is larger than the limit of {max_bytes} bytes"
     log.warning("dead-lettering %s: too_large: %s", what, error)
     await dead_letters.send(message, "too_large", error, keep_bytes=TOO_LARGE_SAMPLE_BYTES)
-    return True
 
 
 async def with_retries(
@@ -125,7 +122,8 @@ async def settle(
     """Run `work` for one consumed message and say what becomes of its offset: poison
     (too large, undecodable, invalid, or failing after the retries) is dead-lettered, an
     unreachable store leaves the message for redelivery, anything else is processed."""
-    if await dead_letter_if_too_large(message, max_message_bytes, dead_letters, kind):
+    if len(message.value) > max_message_bytes:
+        await dead_letter_too_large(message, max_message_bytes, dead_letters, kind)
         return Outcome.DEAD_LETTERED
     try:
         await work()
