@@ -81,6 +81,7 @@ class Decision:
     error: dict[str, str] | None = None
     changes: list[Change] = field(default_factory=list)
     events: list[EventDraft] = field(default_factory=list)
+    decided_at: str | None = None  # the context's `now`, set by the pipeline
 
     @classmethod
     def succeeded(

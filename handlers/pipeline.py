@@ -66,10 +66,13 @@ class CommandProcessor:
         except ValidationError as exc:
             summary = validation_summary(exc)
             raise InvalidCommand(f"payload of {envelope.type.value}: {summary}") from exc
-        return await use_case.decide(CommandContext(envelope, payload), self._db)
+        context = CommandContext(envelope, payload)
+        decision = await use_case.decide(context, self._db)
+        decision.decided_at = context.now  # the journal's time of it, the same moment
+        return decision
 
     async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:
-        decided_at = iso_now()
+        decided_at = decision.decided_at or iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
         sequences = await self._sequences(decision.events, set(created))
