@@ -116,12 +116,12 @@ def stored_result(
     }
 
 
+# `json.dumps(..., sort_keys=True, separators=(",", ":"), default=str)`, with the encoder
+# built once rather than on every call (every command computes a fingerprint).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprint(command_type: str, payload: dict[str, Any]) -> str:
     """A stable digest of what a command asks for: same key + other body = key reuse."""
-    canonical = json.dumps(
-        {"type": command_type, "payload": payload},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
+    canonical = _CANONICAL_JSON.encode({"type": command_type, "payload": payload})
     return hashlib.sha256(canonical.encode()).hexdigest()
