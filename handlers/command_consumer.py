@@ -176,14 +176,11 @@ class CommandConsumer:
     async def _apply(self, message: RawMessage) -> None:
         envelope = decode_envelope(message.value)
         async with self._locks.hold(message.key or envelope.tenant_id.encode()):
-            result = await self._process_with_retries(envelope)
+            result = await with_retries(
+                lambda: self._processor.process(envelope),
+                retries=self._retries,
+                backoff_s=self._backoff_s,
+                what=f"command {envelope.command_id}",
+            )
         if self._after_command is not None:
             await self._after_command(envelope, result)
-
-    async def _process_with_retries(self, envelope: CommandEnvelope) -> CommandResult:
-        return await with_retries(
-            lambda: self._processor.process(envelope),
-            retries=self._retries,
-            backoff_s=self._backoff_s,
-            what=f"command {envelope.command_id}",
-        )

@@ -329,12 +329,12 @@ def main() -> None:
     more_work = asyncio.run(run(1, 2, args.rounds, reads=False))  # writes with the work
     print(f"figures: medians of {args.rounds} alternating rounds, 2000 stored customers")
     for name, target in TARGETS.items():
-        print(f"{name:40s} {base[name]:6.2f}   {verdict(base[name], target)}")
+        print(f"{name:40s} {base[name]:6.3f}   {verdict(base[name], target)}")
     for name, doubled in GROWTH.items():
         after = (more_data if doubled == "data" else more_work)[name]
         growth = after / base[name]
         ok = "MET" if growth <= 2.2 else "MISSED"
-        print(f"growth, double {doubled:4s} {name:24s} {growth:6.2f}   target ≤ 2.2: {ok}")
+        print(f"growth, double {doubled:4s} {name:24s} {growth:6.3f}   target ≤ 2.2: {ok}")
 
 
 if __name__ == "__main__":
