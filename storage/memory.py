@@ -170,7 +170,7 @@ class MemoryCollection:
         return self._insert(self._c.insert_one, document, **kwargs)
 
     def _insert(self, write: Any, *args: Any, **kwargs: Any) -> Any:
-        """An insert indexes each document as it is stored (see `_touching_insert`)."""
+        """An insert indexes each document as it is stored (see `_store_document`)."""
         self._indexes.begin_write()  # for documents that take mongomock's own path
         try:
             return write(*args, **kwargs)

@@ -225,11 +225,11 @@ def fast_iteration(collection: Any, indexes: FieldIndexes) -> Any:
     store = collection._store
 
     def iterate(filter_: Any) -> Any:
-        checks = _equality_checks(filter_)
         if store.is_empty:
-            if _only_checks(filter_, checks):
-                return iter(())  # plain equality clauses: nothing to validate, no match
-            filter_applies(filter_, {})  # mongomock validates the filter even then
+            if matches_nothing(store, filter_):
+                return iter(())
+            filter_applies(filter_, {})  # mongomock validates any other filter even then
+        checks = _equality_checks(filter_)
         by_id: Any = filter_.get("_id", _MISSING) if isinstance(filter_, dict) else _MISSING
         ids = named_ids(by_id)
         if ids is None and checks:
