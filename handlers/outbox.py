@@ -20,7 +20,7 @@ from schemas.events import (
     change_event_type,
 )
 from schemas.ids import derived_id, partition_key
-from storage.changes import Change
+from storage.changes import Change, inserted_document
 from storage.database import Document
 from storage.documents import public
 
@@ -75,8 +75,8 @@ def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
         data = record["data"]
     else:
         change = entry["changes"][record["dataOf"][0]]
-        doc = change["doc"] if len(record["dataOf"]) == 1 else change["docs"][record["dataOf"][1]]
-        data = public(doc)
+        where = record["dataOf"]
+        data = public(change["doc"] if len(where) == 1 else inserted_document(change, where[1]))
     return {
         "specversion": SPEC_VERSION,
         "id": event_id(entry["tenantId"], entry["commandId"], record["position"]),

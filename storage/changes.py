@@ -24,9 +24,35 @@ def insert(collection: str, doc: Document, on_conflict: ConflictError | None = N
     return {"op": "insert", "coll": collection, "doc": doc, "onConflict": on_conflict}
 
 
-def insert_many(collection: str, docs: list[Document], on_conflict: ConflictError) -> Change:
-    """Insert many new documents in one round trip; items that collide are reported."""
-    return {"op": "insert_many", "coll": collection, "docs": docs, "onConflict": on_conflict}
+def insert_many(
+    collection: str,
+    docs: list[Document],
+    on_conflict: ConflictError,
+    shared: Document | None = None,
+) -> Change:
+    """Insert many new documents in one round trip; items that collide are reported.
+
+    `shared`: the fields every document has with the same value (an import's times, owner
+    defaults, empty profile), kept once; each of `docs` then holds only its own fields,
+    none of them in `shared`. The change is what the journal commits, so an import's
+    commit copies its customers' own fields rather than whole documents (a third)."""
+    change = {"op": "insert_many", "coll": collection, "docs": docs, "onConflict": on_conflict}
+    if shared:
+        change["shared"] = shared
+    return change
+
+
+def inserted_documents(change: Change) -> list[Document]:
+    """The whole documents an `insert_many` change inserts (own fields, then shared)."""
+    shared = change.get("shared")
+    if not shared:
+        return list(change["docs"])
+    return [{**doc, **shared} for doc in change["docs"]]
+
+
+def inserted_document(change: Change, index: int) -> Document:
+    """The whole `index`-th document of an `insert_many` change."""
+    return {**change["docs"][index], **change.get("shared", {})}
 
 
 def put(collection: str, doc: Document, on_conflict: ConflictError | None = None) -> Change:
@@ -92,7 +118,7 @@ async def _already_there(db: Database, collection: str, doc_id: str) -> bool:
 
 async def _insert_many(db: Database, change: Change) -> set[str]:
     """Unordered bulk insert; returns ids that collided with *other* documents."""
-    docs: list[Document] = change["docs"]
+    docs = inserted_documents(change)
     if not docs:
         return set()
     try:

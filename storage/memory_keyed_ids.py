@@ -28,7 +28,11 @@ class KeyedIds:
         if key is APART:
             self.apart[doc_id] = None
         else:
-            self.by_key.setdefault(key, {})[doc_id] = None
+            ids = self.by_key.get(key)
+            if ids is None:
+                self.by_key[key] = {doc_id: None}
+            else:
+                ids[doc_id] = None  # not `setdefault`: it would build a dict every time
         self._key_of[doc_id] = key
 
     def remove(self, doc_id: Any) -> None:

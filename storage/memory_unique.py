@@ -18,6 +18,9 @@ from storage.memory_keyed_ids import APART, NO_KEY, KeyedIds
 Document = dict[str, Any]
 
 
+_SCALAR_KEYS = frozenset({str, int, float, bool, type(None)})  # hashable, never APART
+
+
 def _comparable(value: Any) -> Any:
     """The value as a key: Python equality, as mongomock's own check compares (so 1, 1.0
     and True are one key there and here; MongoDB would keep `True` apart)."""
@@ -59,6 +62,9 @@ class UniqueKeyIndex(KeyedIds):
                     value = get_value_by_dot(doc, field)
                 except KeyError:
                     value = None
+            if type(value) in _SCALAR_KEYS:  # the usual key: no call to tell what it is
+                values.append(value)
+                continue
             comparable = APART if type(value) in (list, dict) else _comparable(value)
             if comparable is APART:
                 return APART
@@ -72,7 +78,10 @@ class UniqueKeyIndex(KeyedIds):
         already); None when a multikey entry anywhere leaves it to mongomock."""
         if self.apart:
             return None
-        key = self.key_held(doc["_id"])
+        doc_id = doc["_id"]
+        key = self.key_held(doc_id)
         if key is NO_KEY:
             return False
-        return any(holder != doc["_id"] for holder in self.by_key.get(key, ()))
+        holders = self.by_key.get(key)
+        # another id holds it: two holders, or one that is not this document
+        return holders is not None and (len(holders) > 1 or doc_id not in holders)

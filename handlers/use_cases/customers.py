@@ -4,7 +4,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from handlers.decision import (
     CommandContext,
@@ -43,23 +43,42 @@ def new_customer(
     """A new customer document with an empty derived profile (`key`: its name key, when
     the caller has it already)."""
     given = fields.model_dump(by_alias=True, exclude_none=True)
-    now, actor = ctx.now, ctx.actor_id
+    return {**customer_own_fields(ctx, fields, given, customer_id, key), **customer_defaults(ctx)}
+
+
+def customer_own_fields(
+    ctx: CommandContext[Any],
+    fields: CreateCustomer,
+    given: dict[str, Any],
+    customer_id: str,
+    key: str | None = None,
+) -> Document:
+    """What a new customer holds of its own: its id, the given fields (`given`: their
+    dump), its name key, tags and owner, its sequence counter."""
     return {
         "_id": customer_id,
-        "tenantId": ctx.tenant_id,
         **given,
         "name": fields.name,
         "_nameKey": name_key(fields.name) if key is None else key,
         "tags": fields.tags or [],
-        "ownerId": fields.owner_id or actor,
+        "ownerId": fields.owner_id or ctx.actor_id,
+        "_seq": 0,
+    }
+
+
+def customer_defaults(ctx: CommandContext[Any]) -> Document:
+    """The fields every customer this command creates has alike: tenant, times, creator,
+    not a VIP, no metrics, an empty derived profile."""
+    now = ctx.now
+    return {
+        "tenantId": ctx.tenant_id,
         "vip": {"isVip": False, "reason": None, "markedAt": None, "markedBy": None},
         "metrics": None,
         "profile": dict(_empty_profile(now)),  # flat: a shallow copy is a full copy
         "createdAt": now,
         "updatedAt": now,
-        "createdBy": actor,
+        "createdBy": ctx.actor_id,
         "_deleted": False,
-        "_seq": 0,
     }
 
 
@@ -135,37 +154,69 @@ NOT_AN_OBJECT = "item: must be a JSON object"
 
 
 async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -> Decision:
-    """Create many customers in one command: per-item `created | duplicate | invalid`."""
+    """Create many customers in one command: per-item `created | duplicate | invalid`.
+
+    The change keeps what the created customers have alike once (`customer_defaults`) and
+    each one's own fields apart: the journal commits the batch without repeating them."""
     items: list[dict[str, Any]] = [{} for _ in ctx.payload.items]  # each item's outcome
-    candidates: list[tuple[int, CreateCustomer]] = []
-    for index, raw in enumerate(ctx.payload.items):
-        if not isinstance(raw, dict):
-            items[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
-            continue
-        try:
-            candidates.append((index, CreateCustomer.model_validate(raw)))
-        except ValidationError as exc:
-            items[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
-    keys = [name_key(fields.name) for _, fields in candidates]
+    candidates = _valid_items(ctx.payload.items, items)
+    keys = [name_key(fields.name) for _, fields, _ in candidates]
     taken = {
         doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
     }
     docs: list[Document] = []
-    for (index, fields), key in zip(candidates, keys, strict=True):
+    for (index, fields, given), key in zip(candidates, keys, strict=True):
         if key in taken:
             items[index] = {"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE}
             continue
         taken.add(key)  # a later item with the same name is a duplicate of this one
-        doc = new_customer(ctx, fields, ctx.new_id(f"customer:{index}"), key)
+        doc = customer_own_fields(ctx, fields, given, ctx.new_id(f"customer:{index}"), key)
         docs.append(doc)
         items[index] = {"index": index, "status": "created", "id": doc["_id"]}
     counts = Counter(item["status"] for item in items)
     summary = {status: counts[status] for status in ("created", "duplicate", "invalid")}
+    batch = changes.insert_many(CUSTOMERS, docs, DUPLICATE_NAME, shared=customer_defaults(ctx))
     return Decision.succeeded(
         {"total": len(items), **summary, "items": items},
-        changes=[changes.insert_many(CUSTOMERS, docs, on_conflict=DUPLICATE_NAME)] if docs else [],
+        changes=[batch] if docs else [],
+        # each event names its customer's own fields in the change: the outbox finds the
+        # document there (`handlers.outbox`) and the relay publishes it whole
         events=[customer_event("created", doc) for doc in docs],
     )
+
+
+_ITEMS = TypeAdapter(list[CreateCustomer])
+
+
+def _valid_items(
+    raw_items: list[Any], outcomes: list[dict[str, Any]]
+) -> list[tuple[int, CreateCustomer, dict[str, Any]]]:
+    """(index, fields, their dump) of each valid item; each invalid item's outcome is set.
+
+    All items are validated and dumped in one call each (a third of the cost of one call
+    per item); only when some item is invalid are they validated one by one, to say which
+    and why."""
+    objects = [(index, raw) for index, raw in enumerate(raw_items) if isinstance(raw, dict)]
+    if len(objects) < len(raw_items):
+        for index, raw in enumerate(raw_items):
+            if not isinstance(raw, dict):
+                outcomes[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
+    try:
+        models = _ITEMS.validate_python([raw for _, raw in objects])
+    except ValidationError:
+        models = []
+        valid = []
+        for index, raw in objects:
+            try:
+                models.append(CreateCustomer.model_validate(raw))
+                valid.append((index, raw))
+            except ValidationError as exc:
+                outcomes[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
+        objects = valid
+    dumps = _ITEMS.dump_python(models, by_alias=True, exclude_none=True)
+    return [
+        (index, model, dump) for (index, _), model, dump in zip(objects, models, dumps, strict=True)
+    ]
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -84,6 +84,29 @@ async def test_an_import_stores_each_customer_once_in_its_entry() -> None:
     assert [e["id"] for e in events] == [derived_id("t1", "imp", "event", str(i)) for i in range(3)]
 
 
+async def test_an_import_keeps_what_its_customers_share_once() -> None:
+    db = await indexed_memory_db()
+    items = [{"name": "N0", "phone": "13812345678"}, {"name": "N1", "tags": ["x"]}]
+    await run(db, "imp", CommandType.CUSTOMER_IMPORT, {"items": items})
+    await run(db, "one", CommandType.CUSTOMER_CREATE, {"name": "N2", "phone": "13812345678"})
+    entry = await db[JOURNAL].find_one({"_id": journal_id("t1", "imp")})
+    assert entry is not None
+    [insert_many] = entry["changes"]
+    assert insert_many["shared"]["createdAt"] == entry["decidedAt"]
+    assert all(set(doc).isdisjoint(insert_many["shared"]) for doc in insert_many["docs"])
+    events = await relay(db)
+    stored = {doc["name"]: doc for doc in await db[CUSTOMERS].find({}).to_list()}
+    # the same document, field for field and in the same order, as a single create stores
+    imported, created = stored["N0"], stored["N2"]
+    assert list(imported) == list(created)
+    differing = {k for k in created if imported[k] != created[k]}
+    assert differing == {"_id", "name", "_nameKey", "createdAt", "updatedAt", "profile"}
+    assert imported["profile"] == {**created["profile"], "computedAt": entry["decidedAt"]}
+    assert imported["createdAt"] == entry["decidedAt"] and imported["_seq"] == 1
+    assert set(stored["N1"]) == set(created) - {"phone"} and stored["N1"]["tags"] == ["x"]
+    assert [e["data"] for e in events[:2]] == [public(stored["N0"]), public(stored["N1"])]
+
+
 async def test_a_published_entry_keeps_only_its_result() -> None:
     db = await indexed_memory_db()
     await run(db, "c1", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
