@@ -30,23 +30,88 @@ OutboxRecord = dict[str, Any]
 def outbox_records(
     drafts: Sequence[EventDraft], sequences: Sequence[int], changes: Sequence[Change]
 ) -> list[OutboxRecord]:
-    """One record per draft, in order; `sequences[i]` is draft i's per-customer sequence."""
+    """The records of the drafts, in order; `sequences[i]` is draft i's per-customer
+    sequence. One record per draft, except that drafts about consecutive documents of one
+    `insert_many`, each the customer its document is, of one type and sequence (an
+    import's `created` events), share one record: a run of `count` events, which
+    `each_record` expands. An import's entry so holds one record, not thousands."""
     written = _written_documents(changes)
-    records = []
+    records: list[OutboxRecord] = []
+    run: OutboxRecord | None = None  # the last record, while drafts extend it
     for position, (draft, sequence) in enumerate(zip(drafts, sequences, strict=True)):
+        event_type = change_event_type(draft.entity, draft.action)
+        where = None if draft.document is None else written.get(id(draft.document))
+        if where is not None and len(where) == 2 and _is_its_customer(draft):
+            if run is not None and _extends(run, position, event_type, sequence, where):
+                run["count"] += 1
+                continue
+            run = {
+                "position": position,
+                "type": event_type,
+                "sequence": sequence,
+                "dataOf": where,
+                "count": 1,
+            }
+            records.append(run)
+            continue
+        run = None
         record: OutboxRecord = {
             "position": position,  # the event id derives from it
-            "type": change_event_type(draft.entity, draft.action),
+            "type": event_type,
             "subject": draft.subject,
             "customerId": draft.customer_id,  # the partition key
             "sequence": sequence,
         }
-        where = None if draft.document is None else written.get(id(draft.document))
         if where is None:
             record["data"] = draft.view()
         else:
             record["dataOf"] = where  # [change] or [change, document of an insert_many]
         records.append(record)
+    return records
+
+
+def _is_its_customer(draft: EventDraft) -> bool:
+    """The draft is about the customer its document is: subject and key are its id."""
+    assert draft.document is not None
+    return draft.subject == draft.customer_id == draft.document["_id"]
+
+
+def _extends(
+    run: OutboxRecord, position: int, event_type: str, sequence: int, where: list[int]
+) -> bool:
+    """The event is the next one of `run`: next position, next document, same kind."""
+    count = run["count"]
+    change, first = run["dataOf"]
+    return (
+        position == run["position"] + count
+        and where == [change, first + count]
+        and event_type == run["type"]
+        and sequence == run["sequence"]
+    )
+
+
+def each_record(entry: Document) -> list[OutboxRecord]:
+    """The entry's records one event each, in order: a run becomes its events, each about
+    its document's customer."""
+    records: list[OutboxRecord] = []
+    for record in entry["events"]:
+        if "count" not in record:
+            records.append(record)
+            continue
+        change, first = record["dataOf"]
+        docs = entry["changes"][change]["docs"]
+        for offset in range(record["count"]):
+            customer_id = docs[first + offset]["_id"]
+            records.append(
+                {
+                    "position": record["position"] + offset,
+                    "type": record["type"],
+                    "subject": customer_id,
+                    "customerId": customer_id,
+                    "sequence": record["sequence"],
+                    "dataOf": [change, first + offset],
+                }
+            )
     return records
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from handlers.dead_letters import validation_summary
 from handlers.decision import CommandContext, Decision, EventDraft
-from handlers.outbox import outbox_records
+from handlers.outbox import each_record, outbox_records
 from handlers.registry import use_case_for
 from schemas.base import iso_now
 from schemas.envelope import (
@@ -78,8 +78,8 @@ class CommandProcessor:
         sequences = await self._sequences(decision.events, set(created))
         events = outbox_records(decision.events, sequences, changes)
         last_sequence: dict[str, int] = {}
-        for event in events:
-            last_sequence[event["customerId"]] = event["sequence"]
+        for draft, sequence in zip(decision.events, sequences, strict=True):
+            last_sequence[draft.customer_id] = sequence
         for customer_id, sequence in last_sequence.items():
             if customer_id in created:
                 created[customer_id]["_seq"] = sequence  # born with it: no counter update
@@ -93,7 +93,7 @@ class CommandProcessor:
             "fingerprint": fingerprint(envelope.type.value, envelope.payload),
             "state": DECIDED,
             "decidedAt": decided_at,
-            "firstSequence": min((e["sequence"] for e in events), default=0),
+            "firstSequence": min(sequences, default=0),
             "result": stored_result(
                 envelope.command_id,
                 envelope.type.value,
@@ -134,7 +134,7 @@ class CommandProcessor:
             result["data"] = _mark_batch_duplicates(
                 result["data"], outcome.conflicted_ids, entry["changes"]
             )
-            events = [e for e in events if e["subject"] not in outcome.conflicted_ids]
+            events = [e for e in each_record(entry) if e["subject"] not in outcome.conflicted_ids]
         result["completedAt"] = iso_now()
         await self._journal.finish(
             entry["_id"], result, events, events_changed=events is not entry["events"]

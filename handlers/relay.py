@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers.journal_retention import JournalRetention
-from handlers.outbox import PUBLISHING_FIELDS, event_key, wire_event
+from handlers.outbox import PUBLISHING_FIELDS, each_record, event_key, wire_event
 from storage.journal import CommandJournal
 from storage.leases import Lease
 
@@ -53,7 +53,7 @@ class OutboxRelay:
         while await self._holds_lease():
             entries = await self._journal.unpublished(self._batch, PUBLISHING_FIELDS)
             for entry in entries:
-                for record in entry["events"]:
+                for record in each_record(entry):
                     await self._publish(wire_event(entry, record), event_key(entry, record))
                     sent += 1
             if entries:
