@@ -49,6 +49,10 @@ class UpdateCustomerRequest(CustomerFields):
 MAX_ITEM_DEPTH = 8  # a customer is an object of strings and one list of strings
 
 
+def _plain(text: str) -> bool:
+    return text.isascii() or _encodable(text)
+
+
 def _encodable(text: str) -> bool:
     """UTF-8 has no encoding for a lone surrogate: the only strings that fail."""
     try:
@@ -63,13 +67,19 @@ def _sendable(items: list[Any]) -> str | None:
     accepts NaN/Infinity and lone UTF-16 surrogates (`"\ud800"`) that cannot be encoded
     again, and any nesting depth (the command would not serialize). Iterative, so a deep
     body cannot exhaust the stack here either."""
-    pending: list[tuple[Any, int]] = [(items, 0)]
+    pending: list[tuple[Any, int]] = []
+    for item in items:
+        # The usual item, an object of strings, is settled here: no walk through it.
+        if type(item) is not dict or not all(
+            type(value) is str and _plain(value) and _plain(key) for key, value in item.items()
+        ):
+            pending.append((item, 1))
     while pending:
         value, depth = pending.pop()
         if depth > MAX_ITEM_DEPTH:
             return f"items are nested deeper than {MAX_ITEM_DEPTH} levels"
         if isinstance(value, str):
-            if not value.isascii() and not _encodable(value):
+            if not _plain(value):
                 return "items hold a lone UTF-16 surrogate"
         elif isinstance(value, float):
             if not math.isfinite(value):

@@ -142,6 +142,8 @@ IMPORT_ITEMS_THE_COMMAND_CANNOT_CARRY = {
     "Infinity": ('[{"name": "b", "level": Infinity}]', "NaN or Infinity"),
     "surrogate value": ('[{"name": "\\ud800"}]', "lone UTF-16 surrogate"),  # 500 on publish
     "surrogate key": ('[{"name": "c", "\\udfff": 1}]', "lone UTF-16 surrogate"),
+    # an object of strings only is checked without the walk: its keys too
+    "surrogate key, string value": ('[{"name": "d", "\\udfff": "x"}]', "lone UTF-16 surrogate"),
     "deep": ("[" + "[" * 900 + "]" * 900 + "]", "nested deeper"),  # 500: not serializable
 }
 
