@@ -72,6 +72,17 @@ class EventDraft:
 
 
 @dataclass
+class EventBatch:
+    """One event per document of an `insert_many` change, each about the customer that
+    document is, which the same decision creates: an import's `created` events. One draft,
+    and one outbox record (`handlers.outbox`), instead of one per customer."""
+
+    entity: str
+    action: str
+    documents: list[Document]  # the very list the change holds (`changes.insert_many`)
+
+
+@dataclass
 class Decision:
     """A use case's verdict; a rejection has no changes and no events."""
 
@@ -80,7 +91,7 @@ class Decision:
     entity_id: str | None = None
     error: dict[str, str] | None = None
     changes: list[Change] = field(default_factory=list)
-    events: list[EventDraft] = field(default_factory=list)
+    events: list[EventDraft | EventBatch] = field(default_factory=list)
     decided_at: str | None = None  # the context's `now`, set by the pipeline
 
     @classmethod
@@ -90,7 +101,7 @@ class Decision:
         *,
         entity_id: str | None = None,
         changes: list[Change] | None = None,
-        events: list[EventDraft] | None = None,
+        events: list[EventDraft | EventBatch] | None = None,
     ) -> "Decision":
         return cls(
             CommandStatus.SUCCEEDED,

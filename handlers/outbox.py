@@ -5,14 +5,16 @@ A record keeps only what the entry does not already hold. The CloudEvents attrib
 that are the same for all of a command's events (time, tenant, causation) come from the
 entry, the event id is derived from the command id and the event's position, and an event
 whose data is the public view of a document the command writes names that document in
-the entry's changes instead of repeating it: an import's entry would otherwise hold every
-customer twice, and a command's commit and the relay's read would copy both.
+the entry's changes instead of repeating it. An import's `created` events (an
+`EventBatch`) are one record, a run naming its `insert_many` change: its entry would
+otherwise hold every customer twice and a record per customer, which its commit and the
+relay's read would copy.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.decision import EventDraft
+from handlers.decision import EventBatch, EventDraft
 from schemas.events import (
     CHANGE_EVENT_SOURCE,
     DATA_CONTENT_TYPE,
@@ -28,66 +30,52 @@ OutboxRecord = dict[str, Any]
 
 
 def outbox_records(
-    drafts: Sequence[EventDraft], sequences: Sequence[int], changes: Sequence[Change]
+    drafts: Sequence[EventDraft | EventBatch],
+    sequences: Sequence[int],
+    changes: Sequence[Change],
 ) -> list[OutboxRecord]:
     """The records of the drafts, in order; `sequences[i]` is draft i's per-customer
-    sequence. One record per draft, except that drafts about consecutive documents of one
-    `insert_many`, each the customer its document is, of one type and sequence (an
-    import's `created` events), share one record: a run of `count` events, which
-    `each_record` expands. An import's entry so holds one record, not thousands."""
+    sequence (a batch's: that of each of its events). A draft is one record; a batch is
+    one record too, a run of `count` events that `each_record` expands."""
     written = _written_documents(changes)
     records: list[OutboxRecord] = []
-    run: OutboxRecord | None = None  # the last record, while drafts extend it
-    for position, (draft, sequence) in enumerate(zip(drafts, sequences, strict=True)):
-        event_type = change_event_type(draft.entity, draft.action)
-        where = None if draft.document is None else written.get(id(draft.document))
-        if where is not None and len(where) == 2 and _is_its_customer(draft):
-            if run is not None and _extends(run, position, event_type, sequence, where):
-                run["count"] += 1
-                continue
-            run = {
-                "position": position,
-                "type": event_type,
-                "sequence": sequence,
-                "dataOf": where,
-                "count": 1,
-            }
-            records.append(run)
+    position = 0  # the event's: the event id derives from it
+    for draft, sequence in zip(drafts, sequences, strict=True):
+        if isinstance(draft, EventBatch):
+            records.append(
+                {
+                    "position": position,
+                    "type": change_event_type(draft.entity, draft.action),
+                    "sequence": sequence,
+                    "dataOf": [_change_holding(draft, changes), 0],
+                    "count": len(draft.documents),
+                }
+            )
+            position += len(draft.documents)
             continue
-        run = None
         record: OutboxRecord = {
-            "position": position,  # the event id derives from it
-            "type": event_type,
+            "position": position,
+            "type": change_event_type(draft.entity, draft.action),
             "subject": draft.subject,
             "customerId": draft.customer_id,  # the partition key
             "sequence": sequence,
         }
+        where = None if draft.document is None else written.get(id(draft.document))
         if where is None:
             record["data"] = draft.view()
         else:
-            record["dataOf"] = where  # [change] or [change, document of an insert_many]
+            record["dataOf"] = where  # [change]
         records.append(record)
+        position += 1
     return records
 
 
-def _is_its_customer(draft: EventDraft) -> bool:
-    """The draft is about the customer its document is: subject and key are its id."""
-    assert draft.document is not None
-    return draft.subject == draft.customer_id == draft.document["_id"]
-
-
-def _extends(
-    run: OutboxRecord, position: int, event_type: str, sequence: int, where: list[int]
-) -> bool:
-    """The event is the next one of `run`: next position, next document, same kind."""
-    count = run["count"]
-    change, first = run["dataOf"]
-    return (
-        position == run["position"] + count
-        and where == [change, first + count]
-        and event_type == run["type"]
-        and sequence == run["sequence"]
-    )
+def _change_holding(batch: EventBatch, changes: Sequence[Change]) -> int:
+    """The position of the `insert_many` change whose documents the batch is about."""
+    for position, change in enumerate(changes):
+        if change.get("docs") is batch.documents:
+            return position
+    raise ValueError("an event batch must name the documents of one insert_many change")
 
 
 def each_record(entry: Document) -> list[OutboxRecord]:
@@ -116,15 +104,11 @@ def each_record(entry: Document) -> list[OutboxRecord]:
 
 
 def _written_documents(changes: Sequence[Change]) -> dict[int, list[int]]:
-    """Where each document the changes write sits in them, by object identity: a draft
-    names the very document its use case put in a change."""
-    where: dict[int, list[int]] = {}
-    for position, change in enumerate(changes):
-        if "doc" in change:
-            where[id(change["doc"])] = [position]
-        for index, doc in enumerate(change.get("docs", ())):
-            where[id(doc)] = [position, index]
-    return where
+    """Where each document a single-document change writes sits in them, by object
+    identity: a draft names the very document its use case put in a change."""
+    return {
+        id(change["doc"]): [position] for position, change in enumerate(changes) if "doc" in change
+    }
 
 
 def event_id(tenant_id: str, command_id: str, position: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from handlers.dead_letters import validation_summary
-from handlers.decision import CommandContext, Decision, EventDraft
+from handlers.decision import CommandContext, Decision, EventBatch, EventDraft
 from handlers.outbox import each_record, outbox_records
 from handlers.registry import use_case_for
 from schemas.base import iso_now
@@ -75,11 +75,8 @@ class CommandProcessor:
         decided_at = decision.decided_at or iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
-        sequences = await self._sequences(decision.events, set(created))
+        sequences, last_sequence = await self._sequences(decision.events, set(created))
         events = outbox_records(decision.events, sequences, changes)
-        last_sequence: dict[str, int] = {}
-        for draft, sequence in zip(decision.events, sequences, strict=True):
-            last_sequence[draft.customer_id] = sequence
         for customer_id, sequence in last_sequence.items():
             if customer_id in created:
                 created[customer_id]["_seq"] = sequence  # born with it: no counter update
@@ -108,19 +105,33 @@ class CommandProcessor:
             "published": False,
         }
 
-    async def _sequences(self, drafts: list[EventDraft], created: set[str]) -> list[int]:
-        """The next sequence number of each draft's customer, in order. Customers this
-        decision creates start at 0: no need to read their counters."""
+    async def _sequences(
+        self, drafts: list[EventDraft | EventBatch], created: set[str]
+    ) -> tuple[list[int], dict[str, int]]:
+        """The sequence number of each draft's event, in order (a batch's: that of each
+        of its events, the first of a customer this decision creates), and the last one
+        of each customer. Customers this decision creates start at 0: no need to read
+        their counters."""
         if not drafts:
-            return []
-        customer_ids = sorted({draft.customer_id for draft in drafts} - created)
+            return [], {}
+        named = {draft.customer_id for draft in drafts if isinstance(draft, EventDraft)}
+        customer_ids = sorted(named - created)
         stored = await self._customers.sequences(customer_ids) if customer_ids else {}
         counters = defaultdict(int, stored)
         sequences = []
         for draft in drafts:
-            counters[draft.customer_id] += 1
-            sequences.append(counters[draft.customer_id])
-        return sequences
+            if isinstance(draft, EventDraft):
+                counters[draft.customer_id] += 1
+                sequences.append(counters[draft.customer_id])
+                continue
+            for doc in draft.documents:
+                counters[doc["_id"]] += 1
+                if counters[doc["_id"]] != 1 or doc["_id"] not in created:
+                    raise ValueError(
+                        "an event batch is about new customers, each event their first"
+                    )
+            sequences.append(1)
+        return sequences, counters
 
     async def _apply(self, entry: Document) -> Document:
         outcome = await apply_changes(self._db, entry.get("changes", []))

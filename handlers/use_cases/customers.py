@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from handlers.decision import (
     CommandContext,
     Decision,
+    EventBatch,
     EventDraft,
     not_found,
     rejection,
@@ -179,9 +180,8 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
     return Decision.succeeded(
         {"total": len(items), **summary, "items": items},
         changes=[batch] if docs else [],
-        # each event names its customer's own fields in the change: the outbox finds the
-        # document there (`handlers.outbox`) and the relay publishes it whole
-        events=[customer_event("created", doc) for doc in docs],
+        # one `created` event per customer, each published with its whole document
+        events=[EventBatch("customer", "created", docs)] if docs else [],
     )
 
 

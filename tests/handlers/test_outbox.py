@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from handlers.decision import EventDraft
-from handlers.outbox import outbox_records
+from handlers.decision import EventBatch, EventDraft
+from handlers.outbox import each_record, outbox_records
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from schemas.envelope import CommandEnvelope, CommandType
@@ -209,3 +209,51 @@ async def test_an_entry_committed_with_whole_events_before_records_is_still_publ
     await OutboxRelay(CommandJournal(db), sink).run_once()
     assert sink.sent == [{k: v for k, v in whole.items() if k != "_customerId"}]
     assert sink.keys == [b"t1:c9"]
+
+
+def test_a_batch_is_one_record_between_the_positions_of_its_events() -> None:
+    docs = [{"_id": "n1"}, {"_id": "n2"}]
+    single = {"_id": "a", "tenantId": "t1", "name": "A"}
+    drafts = [
+        EventDraft("customer", "noted", "a", "a", {"note": 1}),
+        EventBatch("customer", "created", docs),
+        EventDraft.of_document("customer", "updated", single),
+    ]
+    batch = changes.insert_many(CUSTOMERS, docs, {"code": "X", "kind": "conflict", "message": "m"})
+    records = outbox_records(drafts, [4, 1, 5], [changes.put(CUSTOMERS, single), batch])
+    assert [r["position"] for r in records] == [0, 1, 3]
+    assert records[1] == {
+        "position": 1,
+        "type": "crm.customer.created",
+        "sequence": 1,
+        "dataOf": [1, 0],
+        "count": 2,
+    }
+    expanded = each_record({"events": records, "changes": [changes.put(CUSTOMERS, single), batch]})
+    assert [(r["position"], r["subject"], r["sequence"]) for r in expanded] == [
+        (0, "a", 4),
+        (1, "n1", 1),
+        (2, "n2", 1),
+        (3, "a", 5),
+    ]
+
+
+def test_a_batch_must_name_the_documents_of_an_insert_many() -> None:
+    docs = [{"_id": "n1"}]
+    batch = changes.insert_many(
+        CUSTOMERS, list(docs), {"code": "X", "kind": "conflict", "message": "m"}
+    )
+    with pytest.raises(ValueError, match="insert_many"):
+        outbox_records([EventBatch("customer", "created", docs)], [1], [batch])  # an equal copy
+
+
+async def test_a_batch_is_about_new_customers_only() -> None:
+    processor = CommandProcessor(await indexed_memory_db())
+    docs = [{"_id": "n1"}]
+    batch = EventBatch("customer", "created", docs)
+    earlier = EventDraft("customer", "noted", "n1", "n1", {"note": 1})
+    with pytest.raises(ValueError, match="new customers"):
+        await processor._sequences([earlier, batch], {"n1"})  # not the customer's first
+    with pytest.raises(ValueError, match="new customers"):
+        await processor._sequences([batch], set())  # not created by the decision
+    assert await processor._sequences([batch, earlier], {"n1"}) == ([1, 2], {"n1": 2})

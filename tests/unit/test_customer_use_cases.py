@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from handlers.decision import CommandContext
+from handlers.decision import CommandContext, EventBatch
 from handlers.use_cases.customers import (
     create_customer,
     delete_customer,
@@ -112,4 +112,6 @@ async def test_import_reports_each_item() -> None:
     statuses = [(i["index"], i["status"]) for i in decision.data["items"]]
     assert statuses == [(0, "created"), (1, "duplicate"), (2, "duplicate"), (3, "invalid")]
     assert decision.data["created"] == 1
-    assert len(decision.events) == 1
+    [batch] = decision.events  # one `created` event for each created customer
+    assert isinstance(batch, EventBatch) and batch.documents == decision.changes[0]["docs"]
+    assert [doc["name"] for doc in batch.documents] == ["New"]
