@@ -20,7 +20,7 @@ from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
-from schemas.ids import created_customer_id
+from schemas.ids import created_customer_id, derived_ids
 from storage import changes
 from storage.customers import CUSTOMERS, CustomerRepository, name_key
 from storage.database import Database, Document
@@ -166,12 +166,13 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
         doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
     }
     docs: list[Document] = []
+    new_id = derived_ids(ctx.tenant_id, ctx.command_id)  # `ctx.new_id`, hashed faster
     for (index, fields, given), key in zip(candidates, keys, strict=True):
         if key in taken:
             items[index] = {"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE}
             continue
         taken.add(key)  # a later item with the same name is a duplicate of this one
-        doc = customer_own_fields(ctx, fields, given, ctx.new_id(f"customer:{index}"), key)
+        doc = customer_own_fields(ctx, fields, given, new_id(f"customer:{index}"), key)
         docs.append(doc)
         items[index] = {"index": index, "status": "created", "id": doc["_id"]}
     counts = Counter(item["status"] for item in items)
