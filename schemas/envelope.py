@@ -110,7 +110,7 @@ def stored_result(
         "tenantId": tenant_id,
         "status": CommandStatus(status).value,
         "entityId": entity_id,
-        "data": to_jsonable_python(data),
+        "data": to_jsonable_python(data, inf_nan_mode="null"),  # as the model: ±inf -> null
         "error": None,
         "completedAt": None,
     }

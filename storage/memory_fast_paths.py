@@ -53,14 +53,17 @@ def insert_document(
     field name, no top-level `$` field, unique `_id` and unique indexes) and the same
     stored copy. None for ids that
     mongomock keeps in a special form (sub-documents): mongomock then inserts."""
-    if not all(isinstance(key, str) for key in data):
-        raise ValueError("Document keys must be strings")
-    BSON.encode(data)
+    dollar = None  # the first top-level `$` field: refused after the encoding check
     for key in data:
-        if key.startswith("$"):
-            raise InvalidDocument(
-                f'Top-level field names cannot start with the "$" sign (found: {key})'
-            )
+        if not isinstance(key, str):
+            raise ValueError("Document keys must be strings")
+        if dollar is None and key[:1] == "$":
+            dollar = key
+    BSON.encode(data)
+    if dollar is not None:
+        raise InvalidDocument(
+            f'Top-level field names cannot start with the "$" sign (found: {dollar})'
+        )
     if "_id" not in data:
         data["_id"] = ObjectId()  # on the caller's document too, as PyMongo does
     object_id = data["_id"]
@@ -160,18 +163,22 @@ def plain_update(
     ids = requested_ids(filter_)
     if ids is None or (len(ids) > 1 and not multi) or store._ttl_indexes:
         return None
-    if type(update) is not dict or not update or not set(update) <= _PLAIN_OPERATORS:
+    if type(update) is not dict or not update:
         return None
-    if not all(type(operands) is dict and operands for operands in update.values()):
-        return None
-    fields = [field for operands in update.values() for field in operands]
-    if not fields or any(field.startswith("$") or "." in field for field in fields):
-        return None
-    if set(fields) & _unique_fields(store):
+    fields = []  # plain loops, not generators: every command's `finish` comes here
+    for operator, operands in update.items():
+        if operator not in _PLAIN_OPERATORS or type(operands) is not dict or not operands:
+            return None
+        for field in operands:
+            if field.startswith("$") or "." in field:
+                return None
+            fields.append(field)
+    if not _unique_fields(store).isdisjoint(fields):
         return None
     documents = store._documents
-    if not all(doc_id in documents for doc_id in ids):
-        return None
+    for doc_id in ids:
+        if doc_id not in documents:
+            return None
     values = {field: clone(value) for field, value in update.get("$set", {}).items()}
     modified = 0
     for doc_id in ids:

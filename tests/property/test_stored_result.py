@@ -66,3 +66,13 @@ def test_a_datetime_in_the_data_is_stored_as_the_model_stores_it() -> None:
         "c", "customer.create", "t", CommandStatus.SUCCEEDED, "e", {"at": moment}, None
     )
     assert built["data"] == {"at": "2026-11-21T08:00:00.123456Z"}
+
+
+def test_infinite_numbers_are_stored_as_the_model_dumps_them() -> None:
+    """Hypothesis found it: JSON has no infinity, and the model dumps it as null."""
+    data = {"score": float("inf"), "low": [-float("inf"), 1.5]}
+    expected = CommandResult(
+        command_id="c", type="t", tenant_id="t1", status=CommandStatus.SUCCEEDED, data=data
+    ).model_dump(mode="json", by_alias=True)
+    built = stored_result("c", "t", "t1", CommandStatus.SUCCEEDED, None, data, None)
+    assert built == expected and built["data"] == {"score": None, "low": [None, 1.5]}
