@@ -147,8 +147,13 @@ class CommandProcessor:
             )
             events = [e for e in each_record(entry) if e["subject"] not in outcome.conflicted_ids]
         result["completedAt"] = iso_now()
+        as_decided = outcome.rejection is None and not outcome.conflicted_ids
         await self._journal.finish(
-            entry["_id"], result, events, events_changed=events is not entry["events"]
+            entry["_id"],
+            result,
+            events,
+            events_changed=events is not entry["events"],
+            result_changed=not as_decided,  # else only its completion time is new
         )
         entry.update(state="applied", result=result, events=events)
         return entry

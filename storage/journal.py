@@ -71,12 +71,22 @@ class CommandJournal:
         return True
 
     async def finish(
-        self, doc_id: str, result: dict[str, Any], events: list[Document], *, events_changed: bool
+        self,
+        doc_id: str,
+        result: dict[str, Any],
+        events: list[Document],
+        *,
+        events_changed: bool,
+        result_changed: bool = True,
     ) -> None:
-        """Mark applied with its final result. The events are rewritten only when applying
-        changed them (a rejection or batch collisions); with none left to publish, the
-        changes are dropped at once."""
-        update: dict[str, Any] = {"$set": {"state": APPLIED, "result": result}}
+        """Mark applied with its final result. The result is rewritten only when applying
+        changed more than its completion time, the events only when applying changed them
+        (a rejection or batch collisions); with no events left to publish, the changes are
+        dropped at once. (An import's result lists every item: not copied again.)"""
+        written = {"result": result} if result_changed else {}
+        if not result_changed:
+            written["result.completedAt"] = result["completedAt"]
+        update: dict[str, Any] = {"$set": {"state": APPLIED, **written}}
         if not events:
             update["$set"]["published"] = True
             update["$unset"] = _PUBLISHED_DROPS

@@ -157,28 +157,42 @@ def _named_fields(expression: Any) -> set[str]:
 def plain_update(
     store: Any, filter_: Any, update: Any, touch: Any, *, multi: bool
 ) -> Document | None:
-    """Apply a `$set`/`$unset` of top-level non-unique fields to the documents named by
-    `_id`; mongomock's raw update result, or None when the update is not that plain or
-    names a missing document (an upsert, or nothing matched: mongomock decides)."""
+    """Apply a `$set`/`$unset` of top-level non-unique fields (or a `$set` of a field of a
+    sub-document they hold: `result.completedAt`) to the documents named by `_id`;
+    mongomock's raw update result, or None when the update is not that plain or names a
+    missing document (an upsert, or nothing matched: mongomock decides)."""
     ids = requested_ids(filter_)
     if ids is None or (len(ids) > 1 and not multi) or store._ttl_indexes:
         return None
     if type(update) is not dict or not update:
         return None
-    fields = []  # plain loops, not generators: every command's `finish` comes here
+    fields = []  # top-level fields written; plain loops: every command's `finish` is here
+    nested: list[tuple[str, str]] = []  # (sub-document, field) of each `$set` "a.b"
     for operator, operands in update.items():
         if operator not in _PLAIN_OPERATORS or type(operands) is not dict or not operands:
             return None
         for field in operands:
-            if field.startswith("$") or "." in field:
+            if field.startswith("$"):
                 return None
-            fields.append(field)
-    if not _unique_fields(store).isdisjoint(fields):
-        return None
+            if "." in field:
+                parent, _, child = field.partition(".")
+                if operator != "$set" or not parent or not child or "." in child:
+                    return None
+                if child.startswith("$"):
+                    return None
+                nested.append((parent, child))
+                fields.append(parent)
+            else:
+                fields.append(field)
+    if not _unique_fields(store).isdisjoint(fields) or len(set(fields)) < len(fields):
+        return None  # a unique field, or one path set twice (MongoDB refuses the conflict)
     documents = store._documents
     for doc_id in ids:
         if doc_id not in documents:
             return None
+        for parent, _ in nested:
+            if type(documents[doc_id].get(parent)) is not dict:
+                return None  # missing, or not a sub-document: mongomock decides
     values = {field: clone(value) for field, value in update.get("$set", {}).items()}
     modified = 0
     for doc_id in ids:
@@ -186,8 +200,12 @@ def plain_update(
         touch(doc_id)
         changed = False
         for field, value in values.items():
-            if field not in doc or doc[field] != value:
-                doc[field] = value if len(ids) == 1 else clone(value)
+            holder, key = doc, field
+            if "." in field:
+                parent, _, key = field.partition(".")
+                holder = doc[parent]
+            if key not in holder or holder[key] != value:
+                holder[key] = value if len(ids) == 1 else clone(value)
                 changed = True
         for field in update.get("$unset", {}):
             if field in doc:

@@ -44,25 +44,21 @@ def new_customer(
     """A new customer document with an empty derived profile (`key`: its name key, when
     the caller has it already)."""
     given = fields.model_dump(by_alias=True, exclude_none=True)
-    return {**customer_own_fields(ctx, fields, given, customer_id, key), **customer_defaults(ctx)}
+    return {**customer_own_fields(ctx, given, customer_id, key), **customer_defaults(ctx)}
 
 
 def customer_own_fields(
-    ctx: CommandContext[Any],
-    fields: CreateCustomer,
-    given: dict[str, Any],
-    customer_id: str,
-    key: str | None = None,
+    ctx: CommandContext[Any], given: dict[str, Any], customer_id: str, key: str | None = None
 ) -> Document:
-    """What a new customer holds of its own: its id, the given fields (`given`: their
-    dump), its name key, tags and owner, its sequence counter."""
+    """What a new customer holds of its own: its id, the given fields (`given`: a valid
+    `CreateCustomer`'s dump, by alias and without nulls), its name key, tags and owner, its
+    sequence counter."""
     return {
         "_id": customer_id,
         **given,
-        "name": fields.name,
-        "_nameKey": name_key(fields.name) if key is None else key,
-        "tags": fields.tags or [],
-        "ownerId": fields.owner_id or ctx.actor_id,
+        "_nameKey": name_key(given["name"]) if key is None else key,
+        "tags": given.get("tags") or [],
+        "ownerId": given.get("ownerId") or ctx.actor_id,
         "_seq": 0,
     }
 
@@ -161,18 +157,18 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
     each one's own fields apart: the journal commits the batch without repeating them."""
     items: list[dict[str, Any]] = [{} for _ in ctx.payload.items]  # each item's outcome
     candidates = _valid_items(ctx.payload.items, items)
-    keys = [name_key(fields.name) for _, fields, _ in candidates]
+    keys = [name_key(given["name"]) for _, given in candidates]
     taken = {
         doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
     }
     docs: list[Document] = []
     new_id = derived_ids(ctx.tenant_id, ctx.command_id)  # `ctx.new_id`, hashed faster
-    for (index, fields, given), key in zip(candidates, keys, strict=True):
+    for (index, given), key in zip(candidates, keys, strict=True):
         if key in taken:
             items[index] = {"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE}
             continue
         taken.add(key)  # a later item with the same name is a duplicate of this one
-        doc = customer_own_fields(ctx, fields, given, new_id(f"customer:{index}"), key)
+        doc = customer_own_fields(ctx, given, new_id(f"customer:{index}"), key)
         docs.append(doc)
         items[index] = {"index": index, "status": "created", "id": doc["_id"]}
     counts = Counter(item["status"] for item in items)
@@ -191,12 +187,13 @@ _ITEMS = TypeAdapter(list[CreateCustomer])
 
 def _valid_items(
     raw_items: list[Any], outcomes: list[dict[str, Any]]
-) -> list[tuple[int, CreateCustomer, dict[str, Any]]]:
-    """(index, fields, their dump) of each valid item; each invalid item's outcome is set.
+) -> list[tuple[int, dict[str, Any]]]:
+    """(index, the fields' dump) of each valid item; each invalid item's outcome is set.
 
     All items are validated and dumped in one call each (a third of the cost of one call
     per item); only when some item is invalid are they validated one by one, to say which
-    and why."""
+    and why. The models are dropped at once: thousands of objects fewer for the garbage
+    collector to walk while the rest of the import runs."""
     objects = [(index, raw) for index, raw in enumerate(raw_items) if isinstance(raw, dict)]
     if len(objects) < len(raw_items):
         for index, raw in enumerate(raw_items):
@@ -215,9 +212,7 @@ def _valid_items(
                 outcomes[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
         objects = valid
     dumps = _ITEMS.dump_python(models, by_alias=True, exclude_none=True)
-    return [
-        (index, model, dump) for (index, _), model, dump in zip(objects, models, dumps, strict=True)
-    ]
+    return [(index, dump) for (index, _), dump in zip(objects, dumps, strict=True)]
 
 
 def _first_error(exc: ValidationError) -> str:

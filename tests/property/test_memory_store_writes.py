@@ -55,6 +55,11 @@ UPDATES = st.one_of(
     st.builds(lambda n: {"$set": {"note": n}}, NOTES),
     st.builds(lambda n: {"$set": {"note": n}, "$unset": {"gone": ""}}, NOTES),
     st.builds(lambda: {"$unset": {"note": ""}}),
+    # a field of a sub-document: direct when `note` holds one, else mongomock's (a string,
+    # a number, missing); with its parent set too it is a conflict
+    st.builds(lambda n: {"$set": {"note.deep": n}}, NOTES),
+    st.builds(lambda n: {"$set": {"note.at": n, "flag": True}}, NOTES),
+    st.builds(lambda n: {"$set": {"note.deep": n, "note": n}}, NOTES),
 )
 WRITES = st.one_of(
     st.tuples(st.just("insert_one"), documents()),

@@ -257,3 +257,34 @@ async def test_an_empty_collection_still_refuses_an_invalid_filter_like_mongomoc
         await coll.find(invalid).to_list()
     with pytest.raises(mongomock.OperationFailure):
         await coll.find_one(invalid, {"_id": 1})
+
+
+SUB_DOCUMENT_SETS = [
+    {"$set": {"result.completedAt": "t1"}},  # the journal's finish: the direct path
+    {"$set": {"result.status": "done", "state": "applied"}},
+    {"$set": {"result.0": 1}},
+    {"$set": {"note.at": 1}},  # not a sub-document: mongomock's
+    {"$set": {"missing.at": 1}},  # no such field: mongomock's (it creates the sub-document)
+    {"$set": {"result.a": 1, "result.b": 2}},  # the same parent twice: mongomock's
+    {"$set": {"result.a": 1, "result": {"x": 1}}},  # a conflict: mongomock refuses
+    {"$unset": {"result.status": ""}},
+]
+
+
+@pytest.mark.parametrize("update", SUB_DOCUMENT_SETS, ids=[str(u) for u in SUB_DOCUMENT_SETS])
+async def test_setting_a_field_of_a_sub_document_is_as_in_mongomock(update) -> None:  # type: ignore[no-untyped-def]
+    doc = {"_id": "j", "state": "decided", "note": "n", "result": {"status": "ok", "at": None}}
+    reference = mongomock.MongoClient()["db"]["docs"]
+    reference.insert_one(dict(doc, result=dict(doc["result"])))
+    coll = MemoryClient()["db"]["docs"]
+    await coll.insert_one(dict(doc, result=dict(doc["result"])))
+    try:
+        expected: object = reference.update_one({"_id": "j"}, update).modified_count
+    except mongomock.WriteError as exc:
+        expected = type(exc)
+    try:
+        got: object = (await coll.update_one({"_id": "j"}, update)).modified_count
+    except mongomock.WriteError as exc:
+        got = type(exc)
+    assert got == expected
+    assert await coll.find_one({"_id": "j"}) == reference.find_one({"_id": "j"})
