@@ -7,6 +7,7 @@ the outbox relay).
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -266,7 +267,11 @@ class Runtime:
                 log.warning("final relay pass failed; events stay in the outbox: %r", exc)
 
     async def publish_command(self, envelope: dict[str, Any], key: bytes) -> None:
-        await self.broker.publish(envelope, self.topics.commands, key=key, headers=JSON_HEADERS)
+        """`envelope` is JSON-ready (`CommandEnvelope.wire()`): encoded here as FastStream
+        would (`json.dumps`), without its walk converting it to JSON types first (an
+        import's envelope holds thousands of items). The explicit content type is sent."""
+        value = json.dumps(envelope).encode()
+        await self.broker.publish(value, self.topics.commands, key=key, headers=JSON_HEADERS)
 
     async def publish_event(self, event: dict[str, Any], key: bytes) -> None:
         await self.broker.publish(
