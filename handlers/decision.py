@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from schemas.base import CamelModel, iso_now
 from schemas.envelope import CommandEnvelope, CommandStatus
 from schemas.errors import ErrorCode, ErrorKind
-from schemas.ids import derived_id
+from schemas.ids import derived_id, derived_ids
 from storage import changes
 from storage.changes import Change
 from storage.database import Document
@@ -39,6 +39,10 @@ class CommandContext(Generic[P]):
     def new_id(self, slot: str = "entity") -> str:
         """The id of an entity this command creates (stable across redeliveries)."""
         return derived_id(self.tenant_id, self.command_id, slot)
+
+    def new_ids(self) -> Callable[[str], str]:
+        """`new_id` for many slots (an import's customers): the common part hashed once."""
+        return derived_ids(self.tenant_id, self.command_id)
 
 
 @dataclass

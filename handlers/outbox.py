@@ -123,8 +123,8 @@ def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
     if "data" in record:
         data = record["data"]
     else:
-        change = entry["changes"][record["dataOf"][0]]
         where = record["dataOf"]
+        change = entry["changes"][where[0]]
         data = public(change["doc"] if len(where) == 1 else inserted_document(change, where[1]))
     return {
         "specversion": SPEC_VERSION,

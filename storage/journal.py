@@ -83,9 +83,9 @@ class CommandJournal:
         changed more than its completion time, the events only when applying changed them
         (a rejection or batch collisions); with no events left to publish, the changes are
         dropped at once. (An import's result lists every item: not copied again.)"""
-        written = {"result": result} if result_changed else {}
-        if not result_changed:
-            written["result.completedAt"] = result["completedAt"]
+        written = (
+            {"result": result} if result_changed else {"result.completedAt": result["completedAt"]}
+        )
         update: dict[str, Any] = {"$set": {"state": APPLIED, **written}}
         if not events:
             update["$set"]["published"] = True

@@ -167,45 +167,44 @@ def plain_update(
     if type(update) is not dict or not update:
         return None
     fields = []  # top-level fields written; plain loops: every command's `finish` is here
-    nested: list[tuple[str, str]] = []  # (sub-document, field) of each `$set` "a.b"
+    sets = []  # (sub-document or None, field, value) of each `$set`: "a.b" is ("a", "b")
     for operator, operands in update.items():
         if operator not in _PLAIN_OPERATORS or type(operands) is not dict or not operands:
             return None
-        for field in operands:
+        for field, value in operands.items():
             if field.startswith("$"):
                 return None
-            if "." in field:
-                parent, _, child = field.partition(".")
-                if operator != "$set" or not parent or not child or "." in child:
-                    return None
-                if child.startswith("$"):
-                    return None
-                nested.append((parent, child))
-                fields.append(parent)
-            else:
+            parent, dotted, child = field.partition(".")
+            if not dotted:
                 fields.append(field)
+                if operator == "$set":
+                    sets.append((None, field, value))
+                continue
+            if operator != "$set" or not parent or not child or "." in child:
+                return None
+            if child.startswith("$"):
+                return None
+            fields.append(parent)
+            sets.append((parent, child, value))
     if not _unique_fields(store).isdisjoint(fields) or len(set(fields)) < len(fields):
         return None  # a unique field, or one path set twice (MongoDB refuses the conflict)
     documents = store._documents
     for doc_id in ids:
         if doc_id not in documents:
             return None
-        for parent, _ in nested:
-            if type(documents[doc_id].get(parent)) is not dict:
+        for parent, _, _ in sets:
+            if parent is not None and type(documents[doc_id].get(parent)) is not dict:
                 return None  # missing, or not a sub-document: mongomock decides
-    values = {field: clone(value) for field, value in update.get("$set", {}).items()}
+    sets = [(parent, field, clone(value)) for parent, field, value in sets]
     modified = 0
     for doc_id in ids:
         doc = documents[doc_id]
         touch(doc_id)
         changed = False
-        for field, value in values.items():
-            holder, key = doc, field
-            if "." in field:
-                parent, _, key = field.partition(".")
-                holder = doc[parent]
-            if key not in holder or holder[key] != value:
-                holder[key] = value if len(ids) == 1 else clone(value)
+        for parent, field, value in sets:
+            holder = doc if parent is None else doc[parent]
+            if field not in holder or holder[field] != value:
+                holder[field] = value if len(ids) == 1 else clone(value)
                 changed = True
         for field in update.get("$unset", {}):
             if field in doc:

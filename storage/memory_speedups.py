@@ -118,13 +118,11 @@ class _FieldIndex(KeyedIds):
         super().__init__()
         self.field = field
 
-    def key(self, doc: Document) -> Any:
-        value = doc.get(self.field, NO_KEY)
-        return APART if type(value) in _CONTAINERS else value
-
     def add(self, doc: Document) -> None:
-        """`KeyedIds.add` with `key` inlined: every index adds every inserted document
-        (an import: thousands, each into every index)."""
+        """`KeyedIds.add` with the key computed inline (the field's value, APART for an
+        array or sub-document, none when missing): every index adds every inserted
+        document (an import: thousands, each into every index), and the call to `key`
+        cost a quarter of it."""
         value = doc.get(self.field, NO_KEY)
         if value is NO_KEY:
             return

@@ -20,7 +20,7 @@ from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
-from schemas.ids import created_customer_id, derived_ids
+from schemas.ids import created_customer_id
 from storage import changes
 from storage.customers import CUSTOMERS, CustomerRepository, name_key
 from storage.database import Database, Document
@@ -38,13 +38,10 @@ def duplicate_name() -> Decision:
     )
 
 
-def new_customer(
-    ctx: CommandContext[Any], fields: CreateCustomer, customer_id: str, key: str | None = None
-) -> Document:
-    """A new customer document with an empty derived profile (`key`: its name key, when
-    the caller has it already)."""
+def new_customer(ctx: CommandContext[Any], fields: CreateCustomer, customer_id: str) -> Document:
+    """A new customer document with an empty derived profile."""
     given = fields.model_dump(by_alias=True, exclude_none=True)
-    return {**customer_own_fields(ctx, given, customer_id, key), **customer_defaults(ctx)}
+    return {**customer_own_fields(ctx, given, customer_id), **customer_defaults(ctx)}
 
 
 def customer_own_fields(
@@ -162,7 +159,7 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
         doc["_nameKey"] for doc in await CustomerRepository(db).with_name_keys(ctx.tenant_id, keys)
     }
     docs: list[Document] = []
-    new_id = derived_ids(ctx.tenant_id, ctx.command_id)  # `ctx.new_id`, hashed faster
+    new_id = ctx.new_ids()
     for (index, given), key in zip(candidates, keys, strict=True):
         if key in taken:
             items[index] = {"index": index, "status": "duplicate", "error": DUPLICATE_NAME_MESSAGE}
@@ -194,11 +191,12 @@ def _valid_items(
     per item); only when some item is invalid are they validated one by one, to say which
     and why. The models are dropped at once: thousands of objects fewer for the garbage
     collector to walk while the rest of the import runs."""
-    objects = [(index, raw) for index, raw in enumerate(raw_items) if isinstance(raw, dict)]
-    if len(objects) < len(raw_items):
-        for index, raw in enumerate(raw_items):
-            if not isinstance(raw, dict):
-                outcomes[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
+    objects = []
+    for index, raw in enumerate(raw_items):
+        if isinstance(raw, dict):
+            objects.append((index, raw))
+        else:
+            outcomes[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
     try:
         models = _ITEMS.validate_python([raw for _, raw in objects])
     except ValidationError:
