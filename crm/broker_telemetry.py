@@ -4,11 +4,10 @@ consumed message, FastStream's Kafka metrics, and (embedded) the topic log.
 FastStream builds each middleware anew for every message and every publish and layers
 its scopes, so each one costs on the order of 30 µs a message before it does anything;
 its own Prometheus middleware also looks up every metric's label child on each use (about
-100 µs a command in all). Here there is one middleware, and the metrics are FastStream's
-own families (same names, labels and buckets, from its `MetricsContainer`) with their
-label children looked up once (`http_facade.metrics.labelled`).
-`tests/unit/test_broker_telemetry.py` checks that the samples equal those of FastStream's
-`KafkaPrometheusMiddleware`.
+100 µs a command in all). Here there is one middleware, recording FastStream's own metric
+families (`crm.kafka_metrics`: same names, labels and buckets) with the children every
+message uses looked up once per topic. `tests/unit/test_broker_telemetry.py` checks that
+the samples equal those of FastStream's `KafkaPrometheusMiddleware`.
 """
 
 import time
@@ -22,56 +21,71 @@ from faststream.prometheus.consts import (
     PROCESSING_STATUS_BY_ACK_STATUS,
     PROCESSING_STATUS_BY_HANDLER_EXCEPTION_MAP,
 )
-from faststream.prometheus.container import MetricsContainer
 from faststream.prometheus.types import ProcessingStatus, PublishingStatus
 from faststream.response import PublishType
 from prometheus_client import CollectorRegistry
 
+from crm.kafka_metrics import Buckets, Number, kafka_metrics
 from crm.logging_setup import bind_message_context, unbind_work_context
 from crm.topic_log import TopicLog
-from http_facade.metrics import labelled
 
 BROKER = "kafka"
+ACKED = ProcessingStatus.acked.value
+PUBLISHED = PublishingStatus.success.value
+NOT_PUBLISHED = PublishingStatus.error.value
 
 
 @dataclass(frozen=True, slots=True)
 class _Received:
-    """One topic's children of the received-message families that every message uses,
-    looked up once (four look-ups a message otherwise). The processed count's child
-    depends on the outcome and is looked up as it comes."""
+    """One topic's children of the families every consumed message records."""
 
-    total: Any
-    size: Any
-    in_process: Any
-    duration: Any
+    total: Number
+    size: Buckets
+    in_process: Number
+    duration: Buckets
+
+
+@dataclass(frozen=True, slots=True)
+class _Published:
+    """One destination's children of the families every publish records."""
+
+    duration: Buckets
+    published: Number
 
 
 class BrokerMetrics:
     """FastStream's Kafka metrics, as its Prometheus middleware records them."""
 
     def __init__(self, registry: CollectorRegistry, app_name: str) -> None:
-        self._metrics = MetricsContainer(registry, custom_label_names=())
+        self._metrics = kafka_metrics(registry)
         self._app = app_name
         self._received: dict[str, _Received] = {}
+        self._published: dict[str, _Published] = {}
 
-    def _child(self, metric: Any, *labels: str) -> Any:
-        return labelled(metric, self._app, BROKER, *labels)
-
-    def _received_on(self, topic: str) -> "_Received":
+    def _received_on(self, topic: str) -> _Received:
         received = self._received.get(topic)
         if received is None:
-            m = self._metrics
+            m, labels = self._metrics, (self._app, BROKER, topic)
             received = self._received[topic] = _Received(
-                self._child(m.received_messages_total, topic),
-                self._child(m.received_messages_size_bytes, topic),
-                self._child(m.received_messages_in_process, topic),
-                self._child(m.received_processed_messages_duration_seconds, topic),
+                m.received_total.child(*labels),
+                m.received_size.child(*labels),
+                m.in_process.child(*labels),
+                m.processed_duration.child(*labels),
             )
         return received
 
+    def _published_on(self, topic: str) -> _Published:
+        published = self._published.get(topic)
+        if published is None:
+            m, labels = self._metrics, (self._app, BROKER, topic)
+            published = self._published[topic] = _Published(
+                m.published_duration.child(*labels), m.published_total.child(*labels, PUBLISHED)
+            )
+        return published
+
     async def consume(self, call_next: Any, msg: Any) -> Any:
         topic = msg.raw_message.topic
-        received = self._received_on(topic)
+        received = self._received.get(topic) or self._received_on(topic)
         received.total.inc()
         received.size.observe(len(msg.body))
         received.in_process.inc()
@@ -82,39 +96,36 @@ class BrokerMetrics:
         except Exception as exc:
             error = exc
             if not isinstance(exc, IgnoredException):
-                exceptions = self._metrics.received_processed_messages_exceptions_total
-                self._child(exceptions, topic, type(exc).__name__).inc()
+                exceptions = self._metrics.processed_exceptions
+                exceptions.child(self._app, BROKER, topic, type(exc).__name__).inc()
             raise
         finally:
             received.duration.observe(time.perf_counter() - started)
             received.in_process.dec()
-            status = ProcessingStatus.acked
+            status = ACKED
             if msg.committed or error:
                 status = (
                     PROCESSING_STATUS_BY_ACK_STATUS.get(msg.committed)
                     or PROCESSING_STATUS_BY_HANDLER_EXCEPTION_MAP.get(type(error))
                     or ProcessingStatus.error
-                )
-            processed = self._metrics.received_processed_messages_total
-            self._child(processed, topic, status.value).inc()
+                ).value
+            self._metrics.processed_total.child(self._app, BROKER, topic, status).inc()
 
     async def publish(self, call_next: Any, cmd: Any) -> Any:
-        metrics, topic = self._metrics, cmd.destination
-        error: Exception | None = None
+        topic = cmd.destination
         started = time.perf_counter()
         try:
-            return await call_next(cmd)
+            result = await call_next(cmd)
         except Exception as exc:
-            error = exc
-            exceptions = metrics.published_messages_exceptions_total
-            self._child(exceptions, topic, type(exc).__name__).inc()
+            m, labels = self._metrics, (self._app, BROKER, topic)
+            m.published_exceptions.child(*labels, type(exc).__name__).inc()
+            m.published_duration.child(*labels).observe(time.perf_counter() - started)
+            m.published_total.child(*labels, NOT_PUBLISHED).inc(len(cmd.batch_bodies))
             raise
-        finally:
-            duration = metrics.published_messages_duration_seconds
-            self._child(duration, topic).observe(time.perf_counter() - started)
-            status = PublishingStatus.error if error else PublishingStatus.success
-            published = self._child(metrics.published_messages_total, topic, status.value)
-            published.inc(len(cmd.batch_bodies))
+        published = self._published.get(topic) or self._published_on(topic)
+        published.duration.observe(time.perf_counter() - started)
+        published.published.inc(len(cmd.batch_bodies))
+        return result
 
 
 def broker_telemetry(metrics: BrokerMetrics, topic_log: TopicLog | None) -> type[BaseMiddleware]:

@@ -2,12 +2,13 @@
 Prometheus middleware does (same samples), only cheaper."""
 
 import contextlib
+import re
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.topic_log import TopicLog
@@ -75,3 +76,33 @@ async def test_samples_equal_faststreams_prometheus_middleware() -> None:
         ]
         == 0
     )
+
+
+def exposition(registry: CollectorRegistry) -> list[str]:
+    """The `/metrics` text, with the values that differ run to run (creation times, the
+    timings' sums and buckets) replaced by `T`."""
+    lines = generate_latest(registry).decode().splitlines()
+    timing = re.compile(r"^faststream_\w+_(created|duration_seconds_(sum|bucket))\{")
+    return [re.sub(r" \S+$", " T", line) if timing.match(line) else line for line in lines]
+
+
+async def test_the_exposition_equals_faststreams_line_for_line() -> None:
+    """Help and type lines, family order, bucket bounds, creation times: what a scrape
+    reads is what FastStream's own middleware would have it read."""
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    await exercise(KafkaPrometheusMiddleware(registry=theirs, app_name="crm"))
+    await exercise(broker_telemetry(BrokerMetrics(ours, app_name="crm"), TopicLog()))
+    expected = exposition(theirs)
+    assert exposition(ours) == expected
+    assert (
+        'faststream_received_messages_size_bytes_bucket{app_name="crm",broker="kafka",'
+        'handler="t.ok",le="16.0"} 3.0' in expected
+    )
+
+
+async def test_brokers_of_one_registry_record_into_the_same_families() -> None:
+    registry = CollectorRegistry()
+    for _ in range(2):
+        await exercise(broker_telemetry(BrokerMetrics(registry, app_name="crm"), TopicLog()))
+    labels = {"app_name": "crm", "broker": "kafka", "handler": "t.ok"}
+    assert registry.get_sample_value("faststream_received_messages_total", labels) == 6
