@@ -31,13 +31,16 @@ def derived_ids(*parts: str) -> Callable[[str], str]:
     return derive
 
 
+# The variant's hex digit from the digest's: its two top bits set to 10 (RFC 4122).
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def _uuid5_text(sha1_digest: bytes) -> str:
-    """The text form of the version-5 UUID made of a SHA-1 digest."""
-    digest = bytearray(sha1_digest[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """The text form of the version-5 UUID made of a SHA-1 digest: its first 16 bytes in
+    hex, with the version digit set to 5 and the variant bits to 10, written digit by
+    digit (no bytearray to patch first: an import formats thousands)."""
+    h = sha1_digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def created_customer_id(tenant_id: str, command_id: str) -> str:

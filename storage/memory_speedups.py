@@ -138,6 +138,28 @@ class _FieldIndex(KeyedIds):
                 ids[doc_id] = None
         self._key_of[doc_id] = value
 
+    def add_many(self, docs: list[Document]) -> None:
+        """`add` of each document. Where all hold the same scalar (an import's tenant, a
+        flag every new document has alike), they join its bucket in one update: Python's
+        per-document steps were most of an import's index upkeep."""
+        values = [doc.get(self.field, NO_KEY) for doc in docs]
+        first = values[0]
+        # `count` compares as the bucket dict does (1 == True): same bucket either way
+        if type(first) in _SAME_BUCKET_SCALARS and values.count(first) == len(values):
+            ids = dict.fromkeys([doc["_id"] for doc in docs])
+            bucket = self.by_key.get(first)
+            if bucket is None:
+                self.by_key[first] = ids
+            else:
+                bucket.update(ids)
+            self._key_of.update(dict.fromkeys(ids, first))
+            return
+        for doc in docs:
+            self.add(doc)
+
+
+_SAME_BUCKET_SCALARS = frozenset({str, int, bool, type(None)})  # NaN is not even equal to itself
+
 
 class FieldIndexes:
     """Hash indexes on the fields queries compare for equality, built on first use and
@@ -148,6 +170,10 @@ class FieldIndexes:
     adapter hooks it in before each unique check), so the check sees the document where
     it now belongs. Every document a write visits is also recorded (`touch`) and
     re-indexed when the write ends, which covers rollbacks and deletions.
+
+    A new document enters the unique indexes at once (the next document's check must see
+    it) and the field indexes when the write ends, all of a batch's together (`add_many`);
+    anything that reads or changes the field indexes before then takes them in first.
     """
 
     def __init__(self, store: Any) -> None:
@@ -155,6 +181,8 @@ class FieldIndexes:
         self._fields: dict[str, _FieldIndex] = {}
         self._uniques: dict[str, UniqueKeyIndex] = {}  # by index name
         self._every: list[_FieldIndex | UniqueKeyIndex] = []  # both, for the writes
+        self._unique_list: list[UniqueKeyIndex] = []
+        self._pending: list[Document] = []  # stored, not yet in the field indexes
         self.touched: dict[Any, None] | None = None  # ids written by the running write
         self.visiting = False  # the running write may change the documents it visits
 
@@ -162,10 +190,13 @@ class FieldIndexes:
         self._fields.clear()
         self._uniques.clear()
         self._every = []
+        self._unique_list = []
+        self._pending = []
 
     def _listed(self) -> None:
         """Every write walks all indexes: the list is made when an index is, not per write."""
         self._every = [*self._fields.values(), *self._uniques.values()]
+        self._unique_list = list(self._uniques.values())
 
     def unique_collision(self, doc: Document) -> bool | None:
         """Whether `doc` (stored and indexed) takes a key of a unique index another
@@ -197,16 +228,28 @@ class FieldIndexes:
             self.touched[doc_id] = None
 
     def added(self, doc: Document) -> None:
-        """A new document, indexed as stored (no need to treat it as touched)."""
-        for index in self._every:
+        """A new document, as stored (no need to treat it as touched): in the unique
+        indexes now, in the field indexes when the write ends."""
+        for index in self._unique_list:
             index.add(doc)
+        if self._fields:
+            self._pending.append(doc)
+
+    def _take_pending(self) -> None:
+        """The field indexes take the documents added since they last did."""
+        pending, self._pending = self._pending, []
+        if pending:
+            for index in self._fields.values():
+                index.add_many(pending)
 
     def removed(self, doc_id: Any) -> None:
+        self._take_pending()
         for index in self._every:
             index.remove(doc_id)
 
     def resync(self, doc_id: Any) -> None:
         """Re-index one document as it is stored now (or drop it, when it is gone)."""
+        self._take_pending()
         doc = self._store._documents.get(doc_id)
         for index in self._every:
             index.remove(doc_id)
@@ -214,6 +257,7 @@ class FieldIndexes:
                 index.add(doc)
 
     def end_write(self) -> None:
+        self._take_pending()
         touched, self.touched = self.touched or {}, None
         self.visiting = False
         for doc_id in touched:
@@ -223,6 +267,7 @@ class FieldIndexes:
         """Id collections that together hold every document that may match
         `field == expected` (or `$in`), without copying them: the caller picks the
         smallest set of buckets."""
+        self._take_pending()  # a query in the middle of a write (mongomock's unique check)
         index = self._fields.get(field)
         if index is None:
             index = self._fields[field] = _FieldIndex(field)

@@ -119,6 +119,45 @@ async def test_indexed_lookups_follow_updates_deletes_and_renames() -> None:
     assert await coll.count_documents({"tenantId": "t"}) == 5
 
 
+async def test_a_batch_is_indexed_by_each_documents_own_values() -> None:
+    """The field indexes take a batch in at the end of the insert, all alike or not."""
+    coll = MemoryClient()["db"]["people"]
+    await coll.insert_one({"_id": "seed", "tenantId": "t", "flag": 1, "key": "s"})
+    for query in ({"tenantId": "t"}, {"flag": 1}, {"key": "s"}):
+        await coll.count_documents(query)  # the three field indexes exist before the batch
+    same = [{"_id": f"s{i}", "tenantId": "t", "flag": True, "key": f"k{i}"} for i in range(3)]
+    mixed = [
+        {"_id": "m0", "tenantId": "t", "flag": 0, "key": "k0"},
+        {"_id": "m1", "tenantId": "u", "flag": 1},
+        {"_id": "m2", "tenantId": "t", "flag": ["x"], "key": None},
+    ]
+    await coll.insert_many(same)
+    await coll.insert_many(mixed)
+    reference = mongomock.MongoClient()["db"]["people"]
+    reference.insert_many([{"_id": "seed", "tenantId": "t", "flag": 1, "key": "s"}, *same, *mixed])
+    queries = [
+        {"tenantId": "t"},
+        {"tenantId": "u"},
+        {"flag": 1},  # 1 == True here, as in mongomock
+        {"flag": 0},
+        {"flag": "x"},
+        {"key": "k0"},
+        {"key": None},
+        {"tenantId": "t", "flag": True},
+    ]
+    for query in queries:
+        found = sorted(d["_id"] for d in await coll.find(query).to_list())
+        assert found == sorted(d["_id"] for d in reference.find(query)), query
+    # deleted documents leave every bucket (no index grows with what is gone)
+    await coll.delete_many({})
+    indexes = coll._indexes._fields
+    assert {field: index.by_key for field, index in indexes.items()} == {
+        "tenantId": {},
+        "flag": {},
+        "key": {},
+    }
+
+
 async def test_array_values_stay_candidates_for_equality() -> None:
     coll = MemoryClient()["db"]["tagged"]
     await coll.insert_one({"_id": "a", "tags": ["x", "y"]})
