@@ -97,6 +97,7 @@ class Decision:
     changes: list[Change] = field(default_factory=list)
     events: list[EventDraft | EventBatch] = field(default_factory=list)
     decided_at: str | None = None  # the context's `now`, set by the pipeline
+    data_is_json: bool = False  # `data` holds JSON values only: stored without a walk
 
     @classmethod
     def succeeded(
@@ -106,6 +107,7 @@ class Decision:
         entity_id: str | None = None,
         changes: list[Change] | None = None,
         events: list[EventDraft | EventBatch] | None = None,
+        data_is_json: bool = False,
     ) -> "Decision":
         return cls(
             CommandStatus.SUCCEEDED,
@@ -113,6 +115,7 @@ class Decision:
             entity_id=entity_id,
             changes=changes or [],
             events=events or [],
+            data_is_json=data_is_json,
         )
 
     @classmethod

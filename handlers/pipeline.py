@@ -99,6 +99,7 @@ class CommandProcessor:
                 decision.entity_id,
                 decision.data,
                 decision.error,
+                data_is_json=decision.data_is_json,
             ),
             "changes": changes,
             "events": events,

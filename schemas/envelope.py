@@ -88,12 +88,17 @@ def stored_result(
     entity_id: str | None,
     data: Any,
     error: dict[str, Any] | None,
+    *,
+    data_is_json: bool = False,
 ) -> dict[str, Any]:
     """A command's result as the journal stores it, still to complete: what
     `CommandResult(...).model_dump(mode="json", by_alias=True)` gives, built directly (the
     model costs more than the rest of the step, on every command). A rejection's error
     still goes through the model, which validates its kind. The ids come validated, so
-    already stripped, from the envelope and the payload (or are derived)."""
+    already stripped, from the envelope and the payload (or are derived).
+
+    `data_is_json`: the decision built its data of JSON values only (an import's
+    thousands of item outcomes), which the model's dump would copy as they are."""
     if error is not None:
         return CommandResult(
             command_id=command_id,
@@ -110,7 +115,8 @@ def stored_result(
         "tenantId": tenant_id,
         "status": CommandStatus(status).value,
         "entityId": entity_id,
-        "data": to_jsonable_python(data, inf_nan_mode="null"),  # as the model: ±inf -> null
+        # as the model: ±inf -> null
+        "data": data if data_is_json else to_jsonable_python(data, inf_nan_mode="null"),
         "error": None,
         "completedAt": None,
     }

@@ -176,6 +176,7 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
         changes=[batch] if docs else [],
         # one `created` event per customer, each published with its whole document
         events=[EventBatch("customer", "created", docs)] if docs else [],
+        data_is_json=True,  # counts, indexes, statuses, ids and messages
     )
 
 

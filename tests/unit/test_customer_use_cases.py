@@ -1,5 +1,6 @@
 """Customer use cases against the in-memory store, without broker or HTTP."""
 
+import json
 from typing import Any
 
 from handlers.decision import CommandContext, EventBatch
@@ -115,3 +116,19 @@ async def test_import_reports_each_item() -> None:
     [batch] = decision.events  # one `created` event for each created customer
     assert isinstance(batch, EventBatch) and batch.documents == decision.changes[0]["docs"]
     assert [doc["name"] for doc in batch.documents] == ["New"]
+
+
+async def test_an_imports_outcomes_are_json_as_they_are() -> None:
+    """The import says its data needs no conversion to be stored (`data_is_json`): each
+    outcome, created, duplicate or invalid (its message quoting the item), is JSON as is."""
+    db = await store()
+    items: list[Any] = [{"name": "A"}, {"name": "a"}, {"name": ""}, "x", {"name": "B", "tags": 7}]
+    payload = ImportCustomers.model_validate({"items": items})
+    decision = await import_customers(context(CommandType.CUSTOMER_IMPORT, payload), db)
+    assert decision.data_is_json
+    assert json.loads(json.dumps(decision.data, allow_nan=False)) == decision.data
+    assert {item["status"] for item in decision.data["items"]} == {
+        "created",
+        "duplicate",
+        "invalid",
+    }
