@@ -17,7 +17,7 @@ from typing import Any
 
 from mongomock.filtering import filter_applies
 
-from storage.memory_keyed_ids import APART, NO_KEY, KeyedIds
+from storage.memory_keyed_ids import APART, NO_KEY, KeyedIds, held_by
 from storage.memory_unique import UniqueKeyIndex
 
 Document = dict[str, Any]
@@ -131,11 +131,7 @@ class _FieldIndex(KeyedIds):
             self.apart[doc_id] = None
             value = APART
         else:
-            ids = self.by_key.get(value)
-            if ids is None:
-                self.by_key[value] = {doc_id: None}
-            else:
-                ids[doc_id] = None
+            self.hold(value, doc_id)
         self._key_of[doc_id] = value
 
     def add_many(self, docs: list[Document]) -> None:
@@ -147,11 +143,11 @@ class _FieldIndex(KeyedIds):
         # `count` compares as the bucket dict does (1 == True): same bucket either way
         if type(first) in _SAME_BUCKET_SCALARS and values.count(first) == len(values):
             ids = dict.fromkeys([doc["_id"] for doc in docs])
-            bucket = self.by_key.get(first)
-            if bucket is None:
-                self.by_key[first] = ids
+            holders = self.by_key.get(first, NO_KEY)
+            if type(holders) is dict:
+                holders.update(ids)
             else:
-                bucket.update(ids)
+                self.by_key[first] = ids if holders is NO_KEY else {holders: None, **ids}
             self._key_of.update(dict.fromkeys(ids, first))
             return
         for doc in docs:
@@ -275,7 +271,8 @@ class FieldIndexes:
                 index.add(doc)
             self._listed()
         values = expected if type(expected) is frozenset else (expected,)
-        found: list[Collection[Any]] = [index.by_key[v] for v in values if v in index.by_key]
+        by_key = index.by_key
+        found: list[Collection[Any]] = [held_by(by_key[v]) for v in values if v in by_key]
         if index.apart:
             found.append(index.apart)
         return found

@@ -82,6 +82,7 @@ class UniqueKeyIndex(KeyedIds):
         key = self.key_held(doc_id)
         if key is NO_KEY:
             return False
-        holders = self.by_key.get(key)
-        # another id holds it: two holders, or one that is not this document
-        return holders is not None and (len(holders) > 1 or doc_id not in holders)
+        holders = self.by_key.get(key, NO_KEY)
+        if type(holders) is dict:
+            return len(holders) > 1 or doc_id not in holders  # two, or another one
+        return holders is not NO_KEY and holders != doc_id
