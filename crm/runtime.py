@@ -267,10 +267,12 @@ class Runtime:
                 log.warning("final relay pass failed; events stay in the outbox: %r", exc)
 
     async def publish_command(self, envelope: dict[str, Any], key: bytes) -> None:
-        """`envelope` is JSON-ready (`CommandEnvelope.wire()`): encoded here as FastStream
-        would (`json.dumps`), without its walk converting it to JSON types first (an
-        import's envelope holds thousands of items). The explicit content type is sent."""
-        value = json.dumps(envelope).encode()
+        """`envelope` is JSON-ready (`CommandEnvelope.wire_with_json_payload()`): encoded
+        here as FastStream would (`json.dumps`), without its walk converting it to JSON
+        types first (an import's envelope holds thousands of items). A NaN or infinity
+        is refused rather than published as a token that is not JSON. The explicit
+        content type is sent."""
+        value = json.dumps(envelope, allow_nan=False).encode()
         await self.broker.publish(value, self.topics.commands, key=key, headers=JSON_HEADERS)
 
     async def publish_event(self, event: dict[str, Any], key: bytes) -> None:

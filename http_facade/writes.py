@@ -31,7 +31,9 @@ async def send_command(
     """Run a command for this request; a rejection becomes the matching HTTP error.
 
     The command id is the request's `X-Request-ID` (generated when absent), so a client
-    retrying with the same header gets the first result back.
+    retrying with the same header gets the first result back. `payload` holds JSON values
+    only (a request DTO's `wire()`, path ids, items checked by `_sendable`): it is
+    published as it is.
     """
     envelope = CommandEnvelope(
         command_id=request.state.request_id,

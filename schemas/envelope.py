@@ -48,6 +48,15 @@ class CommandEnvelope(CamelModel):
     issued_at: Timestamp = Field(default_factory=utc_now)
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    def wire_with_json_payload(self) -> dict[str, Any]:
+        """`wire()` of an envelope whose payload holds JSON values already (the facade's:
+        request DTOs' `wire()`, path ids, an import's checked items): the payload is
+        taken as it is rather than walked into a copy (an import's: 2000 items)."""
+        fields = self.model_dump(
+            mode="json", by_alias=True, exclude_unset=True, exclude={"payload"}
+        )
+        return {**fields, "payload": self.payload}
+
 
 class CommandStatus(StrEnum):
     SUCCEEDED = "succeeded"
