@@ -125,12 +125,15 @@ class CommandProcessor:
                 counters[draft.customer_id] += 1
                 sequences.append(counters[draft.customer_id])
                 continue
-            for doc in draft.documents:
-                counters[doc["_id"]] += 1
-                if counters[doc["_id"]] != 1 or doc["_id"] not in created:
-                    raise ValueError(
-                        "an event batch is about new customers, each event their first"
-                    )
+            # each a customer this decision creates, named by no earlier event, once
+            first = dict.fromkeys([doc["_id"] for doc in draft.documents], 1)
+            if (
+                len(first) != len(draft.documents)
+                or not counters.keys().isdisjoint(first)
+                or not first.keys() <= created
+            ):
+                raise ValueError("an event batch is about new customers, each event their first")
+            counters.update(first)
             sequences.append(1)
         return sequences, counters
 
@@ -167,7 +170,8 @@ def _inserted_customers(changes: list[dict[str, Any]]) -> dict[str, Document]:
         if change["coll"] == CUSTOMERS and change["op"] == "insert":
             created[change["doc"]["_id"]] = change["doc"]
         elif change["coll"] == CUSTOMERS and change["op"] == "insert_many":
-            created.update((doc["_id"], doc) for doc in change["docs"])
+            docs = change["docs"]
+            created.update(zip([doc["_id"] for doc in docs], docs, strict=True))
     return created
 
 
