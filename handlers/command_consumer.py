@@ -9,7 +9,6 @@ as `too_large` before anything decodes it.
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -60,14 +59,18 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def decode_envelope(value: bytes) -> CommandEnvelope:
+    """The envelope, parsed and validated in one pass (pydantic's JSON parser: half the
+    cost of `json.loads` and then validating, on every command). Text that is not JSON,
+    or not UTF-8, or that holds a lone UTF-16 surrogate escape (which could never be
+    stored), is `undecodable`."""
     try:
-        raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Poison("undecodable", f"not JSON: {exc}") from exc
-    try:
-        return CommandEnvelope.model_validate(raw)
+        return CommandEnvelope.model_validate_json(value)
     except ValidationError as exc:
-        unknown_type = any(error["loc"][:1] == ("type",) for error in exc.errors())
+        errors = exc.errors()
+        not_json = [error for error in errors if error["type"] == "json_invalid"]
+        if not_json:
+            raise Poison("undecodable", f"not JSON: {not_json[0]['msg']}") from exc
+        unknown_type = any(error["loc"][:1] == ("type",) for error in errors)
         reason = "unknown_type" if unknown_type else "invalid_envelope"
         raise Poison(reason, validation_summary(exc)) from exc
 

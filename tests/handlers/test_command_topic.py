@@ -96,6 +96,17 @@ async def test_poison_messages_go_to_dlq_and_the_next_command_is_processed(
     assert (await result_of(runtime, "c-good"))["status"] == "succeeded"
 
 
+async def test_a_lone_surrogate_escape_is_undecodable(runtime: Runtime) -> None:
+    """`"\\ud800"` names no character: no store could hold it, so the command is dead-lettered
+    at once as undecodable (with its bytes untouched), not retried until it fails."""
+    value = b'{"commandId":"c-s","type":"customer.create","tenantId":"t1","actorId":"u1",'
+    value += b'"payload":{"name":"\\ud800"}}'
+    await send(runtime, value, key=b"poison-3")
+    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    assert dead["headers"]["x-dlq-reason"] == "undecodable"
+    assert dead["value"] == json.loads(value)  # the same bytes, read back as they were
+
+
 async def test_same_command_id_in_other_tenant_is_another_command(runtime: Runtime) -> None:
     await send(runtime, envelope("shared-id", "customer.create", {"name": "A"}, tenant="t1"))
     await send(runtime, envelope("shared-id", "customer.create", {"name": "A"}, tenant="t2"))
