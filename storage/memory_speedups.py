@@ -234,7 +234,10 @@ class FieldIndexes:
     def _take_pending(self) -> None:
         """The field indexes take the documents added since they last did."""
         pending, self._pending = self._pending, []
-        if pending:
+        if len(pending) == 1:  # an insert_one: no batch to gather
+            for index in self._fields.values():
+                index.add(pending[0])
+        elif pending:
             for index in self._fields.values():
                 index.add_many(pending)
 
