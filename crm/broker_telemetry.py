@@ -62,30 +62,28 @@ class BrokerMetrics:
         self._received: dict[str, _Received] = {}
         self._published: dict[str, _Published] = {}
 
-    def _received_on(self, topic: str) -> _Received:
-        received = self._received.get(topic)
-        if received is None:
-            m, labels = self._metrics, (self._app, BROKER, topic)
-            received = self._received[topic] = _Received(
-                m.received_total.child(*labels),
-                m.received_size.child(*labels),
-                m.in_process.child(*labels),
-                m.processed_duration.child(*labels),
-            )
+    def _first_received_on(self, topic: str) -> _Received:
+        """The topic's children, looked up on its first message and kept."""
+        m, labels = self._metrics, (self._app, BROKER, topic)
+        received = self._received[topic] = _Received(
+            m.received_total.child(*labels),
+            m.received_size.child(*labels),
+            m.in_process.child(*labels),
+            m.processed_duration.child(*labels),
+        )
         return received
 
-    def _published_on(self, topic: str) -> _Published:
-        published = self._published.get(topic)
-        if published is None:
-            m, labels = self._metrics, (self._app, BROKER, topic)
-            published = self._published[topic] = _Published(
-                m.published_duration.child(*labels), m.published_total.child(*labels, PUBLISHED)
-            )
+    def _first_published_on(self, topic: str) -> _Published:
+        """The destination's children, looked up on its first publish and kept."""
+        m, labels = self._metrics, (self._app, BROKER, topic)
+        published = self._published[topic] = _Published(
+            m.published_duration.child(*labels), m.published_total.child(*labels, PUBLISHED)
+        )
         return published
 
     async def consume(self, call_next: Any, msg: Any) -> Any:
         topic = msg.raw_message.topic
-        received = self._received.get(topic) or self._received_on(topic)
+        received = self._received.get(topic) or self._first_received_on(topic)
         received.total.inc()
         received.size.observe(len(msg.body))
         received.in_process.inc()
@@ -122,7 +120,7 @@ class BrokerMetrics:
             m.published_duration.child(*labels).observe(time.perf_counter() - started)
             m.published_total.child(*labels, NOT_PUBLISHED).inc(len(cmd.batch_bodies))
             raise
-        published = self._published.get(topic) or self._published_on(topic)
+        published = self._published.get(topic) or self._first_published_on(topic)
         published.duration.observe(time.perf_counter() - started)
         published.published.inc(len(cmd.batch_bodies))
         return result

@@ -10,6 +10,7 @@ Order of steps and why it is safe to die between any two of them:
 """
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from pydantic import ValidationError
@@ -75,7 +76,7 @@ class CommandProcessor:
         decided_at = decision.decided_at or iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
-        sequences, last_sequence = await self._sequences(decision.events, set(created))
+        sequences, last_sequence = await self._sequences(decision.events, created.keys())
         events = outbox_records(decision.events, sequences, changes)
         for customer_id, sequence in last_sequence.items():
             if customer_id in created:
@@ -107,7 +108,7 @@ class CommandProcessor:
         }
 
     async def _sequences(
-        self, drafts: list[EventDraft | EventBatch], created: set[str]
+        self, drafts: list[EventDraft | EventBatch], created: AbstractSet[str]
     ) -> tuple[list[int], dict[str, int]]:
         """The sequence number of each draft's event, in order (a batch's: that of each
         of its events, the first of a customer this decision creates), and the last one

@@ -55,6 +55,16 @@ class KeyedIds:
         elif holders != doc_id:
             self.by_key[key] = {holders: None, doc_id: None}
 
+    def hold_all(self, key: Any, doc_ids: dict[Any, None]) -> None:
+        """`hold(key, id)` of each of `doc_ids` (an ordered set), in one update."""
+        holders = self.by_key.get(key, NO_KEY)
+        if type(holders) is dict:
+            holders.update(doc_ids)
+        elif holders is NO_KEY:
+            self.by_key[key] = doc_ids
+        else:
+            self.by_key[key] = {holders: None, **doc_ids}
+
     def remove(self, doc_id: Any) -> None:
         key = self._key_of.pop(doc_id, NO_KEY)
         if key is APART:

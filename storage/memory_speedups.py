@@ -55,6 +55,7 @@ def _equality_checks(filter_: Any) -> list[tuple[str, Any]]:
 
 
 _CONTAINERS = (list, dict)
+_SAME_BUCKET_SCALARS = frozenset({str, int, bool, type(None)})  # NaN is not even equal to itself
 
 
 REFUTED, CONFIRMED, UNDECIDED = 0, 1, 2
@@ -137,24 +138,21 @@ class _FieldIndex(KeyedIds):
     def add_many(self, docs: list[Document]) -> None:
         """`add` of each document. Where all hold the same scalar (an import's tenant, a
         flag every new document has alike), they join its bucket in one update: Python's
-        per-document steps were most of an import's index upkeep."""
+        per-document steps were most of an import's index upkeep. A single document (an
+        insert_one) takes `add`, which costs less than gathering a batch of one."""
+        if len(docs) == 1:
+            self.add(docs[0])
+            return
         values = [doc.get(self.field, NO_KEY) for doc in docs]
         first = values[0]
         # `count` compares as the bucket dict does (1 == True): same bucket either way
         if type(first) in _SAME_BUCKET_SCALARS and values.count(first) == len(values):
             ids = dict.fromkeys([doc["_id"] for doc in docs])
-            holders = self.by_key.get(first, NO_KEY)
-            if type(holders) is dict:
-                holders.update(ids)
-            else:
-                self.by_key[first] = ids if holders is NO_KEY else {holders: None, **ids}
+            self.hold_all(first, ids)
             self._key_of.update(dict.fromkeys(ids, first))
             return
         for doc in docs:
             self.add(doc)
-
-
-_SAME_BUCKET_SCALARS = frozenset({str, int, bool, type(None)})  # NaN is not even equal to itself
 
 
 class FieldIndexes:
@@ -234,10 +232,7 @@ class FieldIndexes:
     def _take_pending(self) -> None:
         """The field indexes take the documents added since they last did."""
         pending, self._pending = self._pending, []
-        if len(pending) == 1:  # an insert_one: no batch to gather
-            for index in self._fields.values():
-                index.add(pending[0])
-        elif pending:
+        if pending:
             for index in self._fields.values():
                 index.add_many(pending)
 
