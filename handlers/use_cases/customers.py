@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from handlers.decision import (
     CommandContext,
@@ -17,6 +17,7 @@ from handlers.decision import (
 from handlers.use_cases import UseCase
 from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
+from schemas.dumps import DumpsOf
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import created_customer_id
@@ -182,7 +183,7 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
     )
 
 
-_ITEMS = TypeAdapter(list[CreateCustomer])
+_ITEMS = DumpsOf(CreateCustomer)
 
 
 def _valid_items(
@@ -190,10 +191,10 @@ def _valid_items(
 ) -> list[tuple[int, dict[str, Any]]]:
     """(index, the fields' dump) of each valid item; each invalid item's outcome is set.
 
-    All items are validated and dumped in one call each (a third of the cost of one call
-    per item); only when some item is invalid are they validated one by one, to say which
-    and why. The models are dropped at once: thousands of objects fewer for the garbage
-    collector to walk while the rest of the import runs."""
+    All items are validated straight to their dumps in one call (no model per item: a
+    third of the cost, and thousands of objects fewer for the garbage collector to walk
+    while the rest of the import runs); only when some item is invalid are they validated
+    one by one with the model, to say which and why."""
     objects = []
     for index, raw in enumerate(raw_items):
         if isinstance(raw, dict):
@@ -201,18 +202,17 @@ def _valid_items(
         else:
             outcomes[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
     try:
-        models = _ITEMS.validate_python([raw for _, raw in objects])
+        dumps = _ITEMS.validate([raw for _, raw in objects])
     except ValidationError:
-        models = []
         valid = []
         for index, raw in objects:
             try:
-                models.append(CreateCustomer.model_validate(raw))
-                valid.append((index, raw))
+                model = CreateCustomer.model_validate(raw)
             except ValidationError as exc:
                 outcomes[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
-        objects = valid
-    dumps = _ITEMS.dump_python(models, by_alias=True, exclude_none=True)
+                continue
+            valid.append((index, model.model_dump(by_alias=True, exclude_none=True)))
+        return valid
     return [(index, dump) for (index, _), dump in zip(objects, dumps, strict=True)]
 
 
