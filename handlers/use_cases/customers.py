@@ -105,6 +105,7 @@ async def create_customer(ctx: CommandContext[CreateCustomer], db: Database) -> 
         entity_id=doc["_id"],
         changes=[changes.insert(CUSTOMERS, doc, on_conflict=DUPLICATE_NAME)],
         events=[customer_event("created", doc)],
+        data_is_json=True,  # validated strings and the defaults: stored without a walk
     )
 
 

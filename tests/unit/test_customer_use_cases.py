@@ -3,6 +3,8 @@
 import json
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from handlers.decision import CommandContext, EventBatch
 from handlers.use_cases.customers import (
     create_customer,
@@ -44,6 +46,19 @@ async def test_create_decides_a_deterministic_customer() -> None:
     assert first.entity_id == second.entity_id  # same command, same id
     assert first.data["name"] == "Acme"
     assert [e.action for e in first.events] == ["created"]
+
+
+async def test_a_created_customers_data_is_json_as_it_is() -> None:
+    """Create says its data needs no conversion to be stored (`data_is_json`): with every
+    field given, the customer's view holds JSON values only."""
+    fields = {name: "x@y.cn" for name in CreateCustomer.model_fields}
+    fields.update(phone="+86 138", tags=["a", "客"], name=" 客户 ")
+    ctx = context(CommandType.CUSTOMER_CREATE, CreateCustomer.model_validate(fields))
+    decision = await create_customer(ctx, await store())
+    assert decision.data_is_json
+    assert set(decision.data) > {"phone", "email", "tags", "ownerId", "vip", "profile"}
+    assert json.loads(json.dumps(decision.data, allow_nan=False)) == decision.data
+    assert to_jsonable_python(decision.data) == decision.data
 
 
 async def test_create_rejects_a_taken_name_case_and_space_insensitively() -> None:
