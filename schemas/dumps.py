@@ -8,11 +8,12 @@ validator from the model's own fields (same annotations, constraints, aliases an
 config), so there is no second definition to keep in step.
 
 Only models it can mirror exactly are accepted: no validators or serializers of their
-own, and every optional field defaulting to None (a dump without nulls leaves it out, as
-a missing key does). Anything else is refused when the validator is built.
+own, no nested models, no field excluded or renamed in dumps, and every optional field
+defaulting to None (a dump without nulls leaves it out, as a missing key does). Anything
+else is refused when the validator is built.
 """
 
-from typing import Annotated, Any, NotRequired, Required
+from typing import Annotated, Any, NotRequired, Required, get_args
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
@@ -49,8 +50,21 @@ def _refuse_unmirrorable(model: type[BaseModel]) -> None:
     if own:
         raise TypeError(f"{model.__name__} has {', '.join(own)}: its dumps cannot be mirrored")
     for name, info in model.model_fields.items():
+        where = f"{model.__name__}.{name}"
         if not info.is_required() and (info.default is not None or info.default_factory):
-            raise TypeError(f"{model.__name__}.{name} has a default other than None")
+            raise TypeError(f"{where} has a default other than None")
+        if info.exclude or info.validation_alias not in (None, info.alias):
+            raise TypeError(f"{where} is excluded from dumps or has its own validation alias")
+        if info.serialization_alias not in (None, info.alias):
+            raise TypeError(f"{where} is dumped under another name than it is given")
+        if _holds_a_model(info.annotation):
+            raise TypeError(f"{where} holds a model, which would validate to an object")
+
+
+def _holds_a_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_a_model(arg) for arg in get_args(annotation))
 
 
 class DumpsOf:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from schemas.base import CamelModel
 from schemas.customers import CreateCustomer
@@ -86,10 +86,20 @@ def test_a_model_it_cannot_mirror_is_refused() -> None:
     class Defaulted(BaseModel):
         level: str = "A"
 
+    class Nested(BaseModel):
+        owner: list[Defaulted] | None = None
+
+    class Renamed(BaseModel):
+        level: str = Field(serialization_alias="tier")
+
     with pytest.raises(TypeError, match="field_validators"):
         DumpsOf(Checked)
     with pytest.raises(TypeError, match="default other than None"):
         DumpsOf(Defaulted)
+    with pytest.raises(TypeError, match="holds a model"):
+        DumpsOf(Nested)
+    with pytest.raises(TypeError, match="another name"):
+        DumpsOf(Renamed)
 
 
 def test_the_models_string_settings_and_names_are_mirrored() -> None:
