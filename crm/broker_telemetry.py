@@ -27,7 +27,6 @@ from prometheus_client import CollectorRegistry
 
 from crm.kafka_metrics import Buckets, Number, kafka_metrics
 from crm.logging_setup import bind_message_context, unbind_work_context
-from crm.topic_log import TopicLog
 
 BROKER = "kafka"
 ACKED = ProcessingStatus.acked.value
@@ -126,7 +125,7 @@ class BrokerMetrics:
         return result
 
 
-def broker_telemetry(metrics: BrokerMetrics, topic_log: TopicLog | None) -> type[BaseMiddleware]:
+def broker_telemetry(metrics: BrokerMetrics) -> type[BaseMiddleware]:
     """The middleware class for `KafkaBroker(middlewares=...)`."""
 
     class BrokerTelemetry(BaseMiddleware):
@@ -140,8 +139,6 @@ def broker_telemetry(metrics: BrokerMetrics, topic_log: TopicLog | None) -> type
                 unbind_work_context(token)
 
         async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
-            if topic_log is not None:
-                topic_log.record(cmd.destination, cmd.key, cmd.headers, cmd.body)
             if cmd.publish_type is PublishType.REPLY:
                 return await call_next(cmd)
             return await metrics.publish(call_next, cmd)

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -79,12 +80,31 @@ def _off_stop_signals() -> None:
         loop.remove_signal_handler(sig)
 
 
+def _http_socket(settings: Settings) -> socket.socket:
+    """The facade's listening socket, bound before anything starts: a port in use stops
+    start-up with one line, before anything is printed as ready."""
+    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.http_host, settings.http_port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(
+            f"cannot listen on {settings.http_host}:{settings.http_port} for HTTP "
+            f"(CRM_HTTP_HOST / CRM_HTTP_PORT): {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 async def _serve(settings: Settings, role: Role) -> None:
     """The facade (`api`), or facade + worker (`run`): connect first, then serve HTTP.
 
     Uvicorn owns SIGTERM once serving: it stops accepting, finishes in-flight requests
     (bounded by CRM_SHUTDOWN_TIMEOUT_S), then the lifespan stops the runtime.
     """
+    sock = _http_socket(settings)
     runtime = Runtime(settings, role=role)
     app = build_app(runtime)
     server = uvicorn.Server(
@@ -108,9 +128,12 @@ async def _serve(settings: Settings, role: Role) -> None:
         _off_stop_signals()
     if not started:
         await runtime.stop()
+        sock.close()
         return
+    if role == "all":
+        _print_quickstart(settings)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         await runtime.stop()  # a no-op after the lifespan stopped it
 
@@ -156,12 +179,11 @@ def _print_quickstart(settings: Settings) -> None:
         permissions=DEV_PERMISSIONS,
     )
     base = f"http://{settings.http_host}:{settings.http_port}"
-    mode = (
-        "embedded (in-process broker, in-memory store)"
-        if settings.embedded
-        else "configured backends"
-    )
-    print(f"CRM service starting in {mode} on {base}")
+    kafka = ",".join(settings.kafka_servers)
+    broker = "embedded Kafka broker (Tansu)" if settings.embedded_broker else "Kafka"
+    store = "in-memory store" if settings.embedded_store else "MongoDB"
+    print(f"CRM service ready on {base}")
+    print(f"{broker} at {kafka} (any Kafka client can produce and consume), {store}")
     print(f"Dev token (tenant dev-tenant, 12 h, all permissions):\n  {token}\n")
     print("Try:")
     print(
@@ -239,8 +261,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(_run_worker(_production_settings(settings)))
     else:
         _production_settings(settings)
-        if args.command == "run":
-            _print_quickstart(settings)
         asyncio.run(_serve(settings, ROLES[args.command]))
 
 

@@ -15,15 +15,15 @@ import uuid
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient
-from faststream._internal.logger.logger_proxy import NotSetLoggerObject
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
+from crm.embedded_kafka import EmbeddedKafka
+from crm.kafka_tuning import consumer_options, group_ids
 from crm.settings import Settings, redacted_url
 from crm.startup import NotUsable, with_retries
-from crm.topic_log import TopicLog
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
@@ -48,33 +48,22 @@ JSON_HEADERS = {"content-type": "application/json"}
 CLOUDEVENT_HEADERS = {"content-type": "application/cloudevents+json; charset=utf-8"}
 
 
-def run_test_broker_as_service(broker: KafkaBroker) -> None:
-    """FastStream's test broker is our embedded broker, but it is made for assertions:
-    it keeps every delivered message (and a MagicMock call) per subscriber, and swaps
-    the broker's logger for a MagicMock. A running service never asserts, so the records
-    only cost time and memory without bound, and the mock logger would swallow FastStream's
-    own lines (handler errors among them). Recording is turned off and the broker's
-    configured logger put back. (These are FastStream 0.7 internals; pyproject.toml admits
-    0.7.x only, and tests/handlers/test_embedded_broker.py checks both effects.)"""
-    for subscriber in broker.subscribers:
-        for call in subscriber.calls:
-            call.handler.is_test = False
-    logger_state = broker.config.logger
-    logger_state.logger = NotSetLoggerObject()
-    logger_state._setup(broker.config.context)  # builds the logger the broker was given
-
-
 class Runtime:
-    def __init__(self, settings: Settings, role: Role = "all") -> None:
+    def __init__(self, settings: Settings, role: Role = "all", store: Store | None = None) -> None:
+        """`store`: an open store to use instead of the configured one (runtimes that share
+        one in-memory store, in tests)."""
         self.settings = settings
         self.role = role
         self.topics = settings.topics
-        self.store = _open_store(settings, role)
-        self.topic_log = TopicLog() if settings.embedded_broker else None
-        # Log context of each consumed message, FastStream's Kafka metrics, the topic log.
-        telemetry = broker_telemetry(BrokerMetrics(REGISTRY, app_name="crm"), self.topic_log)
+        self.store = store if store is not None else _open_store(settings, role)
+        # Embedded mode: the Tansu broker this process starts and stops (crm/embedded_kafka.py).
+        self.embedded_kafka = (
+            EmbeddedKafka(settings.embedded_kafka_port) if settings.embedded_broker else None
+        )
+        # Log context of each consumed message, FastStream's Kafka metrics.
+        telemetry = broker_telemetry(BrokerMetrics(REGISTRY, app_name="crm"))
         self.broker = KafkaBroker(
-            "embedded:9092" if settings.embedded_broker else settings.kafka_servers,
+            settings.kafka_servers,
             middlewares=[telemetry],
             # Our handlers take nothing injected (they read the record from the context):
             # FastDepends' per-message resolution would be pure cost (with the undecoded
@@ -121,13 +110,14 @@ class Runtime:
             after_command=self.integration.after_command,  # releases parked events
         )
         if role in ("all", "worker"):
+            commands_group, integration_group = group_ids(settings)
+            options = consumer_options(settings)
             register_command_subscriber(
-                self.broker, self.topics, self.consumer, settings.consumer_group
+                self.broker, self.topics, self.consumer, commands_group, **options
             )
             register_integration_subscriber(
-                self.broker, self.topics, self.integration, settings.consumer_group
+                self.broker, self.topics, self.integration, integration_group, **options
             )
-        self._embedded_broker: TestKafkaBroker | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._started = False
         self._accepting = False  # started and not stopping: what readiness reports
@@ -167,29 +157,28 @@ class Runtime:
         }
         store_at = "memory" if self.store.embedded else redacted_url(settings.mongo_url)
         await with_retries(self._prepare_store, what="MongoDB", where=store_at, **retry)
-        if settings.embedded_broker:
-            # The in-process broker: FastStream's test broker delivers each publish to
-            # the same subscribers, inline, with no Kafka behind it.
-            self._embedded_broker = TestKafkaBroker(self.broker)
-            await self._embedded_broker.__aenter__()
-            run_test_broker_as_service(self.broker)
-        else:
-            await with_retries(
-                self._start_broker,
-                what="Kafka",
-                where=settings.kafka_url or "",
-                cleanup=self._stop_broker_quietly,
-                **retry,
+        if self.embedded_kafka is not None:
+            await self.embedded_kafka.start()
+            await self.embedded_kafka.create_topics(
+                self.required_topics(), settings.kafka_partitions
             )
+        await with_retries(
+            self._start_broker,
+            what="Kafka",
+            where=",".join(settings.kafka_servers),
+            cleanup=self._stop_broker_quietly,
+            **retry,
+        )
         if self.runs_worker:
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         self._started = True
         self._accepting = True
         log.info(
-            "%s started: store %s, broker %s",
+            "%s started: store %s, Kafka %s%s",
             self.role,
             store_at,
-            "embedded" if settings.embedded_broker else settings.kafka_url,
+            ",".join(settings.kafka_servers),
+            " (embedded Tansu broker)" if self.embedded_kafka is not None else "",
         )
 
     async def _prepare_store(self) -> None:
@@ -227,13 +216,12 @@ class Runtime:
             return
         self._stopped = True
         self._accepting = False
-        if self._embedded_broker is None and self.runs_worker and self._started:
+        if self.runs_worker and self._started:
             await self._stop_consuming()
         await self._stop_relay()
-        if self._embedded_broker is not None:
-            await self._embedded_broker.__aexit__(None, None, None)
-        else:
-            await self._stop_broker_quietly()
+        await self._stop_broker_quietly()
+        if self.embedded_kafka is not None:
+            await self.embedded_kafka.stop()
         await self.store.close()
         log.info("%s stopped", self.role)
 
@@ -258,13 +246,12 @@ class Runtime:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
-        if self._embedded_broker is None:
-            # One last pass: the events of the commands that finished while stopping.
-            try:
-                await asyncio.wait_for(self.relay.run_once(), RELAY_STOP_TIMEOUT_S)
-                await self.relay.release()  # another worker's relay takes over at once
-            except Exception as exc:  # they stay in the outbox for the next relay
-                log.warning("final relay pass failed; events stay in the outbox: %r", exc)
+        # One last pass: the events of the commands that finished while stopping.
+        try:
+            await asyncio.wait_for(self.relay.run_once(), RELAY_STOP_TIMEOUT_S)
+            await self.relay.release()  # another worker's relay takes over at once
+        except Exception as exc:  # they stay in the outbox for the next relay
+            log.warning("final relay pass failed; events stay in the outbox: %r", exc)
 
     async def publish_command(self, envelope: dict[str, Any], key: bytes) -> None:
         """`envelope` is JSON-ready (`CommandEnvelope.wire_with_json_payload()`): encoded
@@ -285,15 +272,7 @@ class Runtime:
     ) -> None:
         await self.broker.publish(value, self.topics.commands_dlq, key=key, headers=headers)
 
-    async def publish_raw(
-        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
-    ) -> None:
-        """Publish as an outside producer would (the embedded `/dev/topics` route)."""
-        await self.broker.publish(value, topic, key=key, headers=headers)
-
     async def broker_ready(self) -> bool:
-        if self.settings.embedded_broker:
-            return self._embedded_broker is not None
         return await self.broker.ping(timeout=READINESS_TIMEOUT_S)
 
     async def store_ready(self) -> bool:

@@ -12,6 +12,7 @@ from pymongo.uri_parser import parse_uri
 from schemas.topics import Topics
 
 MIN_SECRET_LENGTH = 32
+EMBEDDED_KAFKA_HOST = "127.0.0.1"  # the embedded broker is never reachable from elsewhere
 # A fixed secret is fine for the embedded mode only: it never leaves this machine.
 EMBEDDED_DEV_SECRET = "embedded-dev-secret-not-for-production-use"
 
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
 
     kafka_url: str | None = None
+    # Embedded mode: the Tansu broker the service starts (see crm/embedded_kafka.py).
+    embedded_kafka_port: int = Field(default=9092, ge=1, le=65535)
+    kafka_partitions: int = Field(default=12, ge=1, le=1000)  # topics the service creates
+    # `tansu`: tune the Kafka clients for Tansu's differences from Apache Kafka (see
+    # crm/kafka_tuning.py). The embedded mode always runs on Tansu.
+    kafka_flavour: Literal["kafka", "tansu"] = "kafka"
     mongo_url: str | None = None
     mongo_db: str = "crm"
     http_host: str = "127.0.0.1"
@@ -96,8 +103,14 @@ class Settings(BaseSettings):
     @property
     def kafka_servers(self) -> list[str]:
         """`CRM_KAFKA_URL` as the bootstrap list (a single comma-separated string handed to
-        the broker would be taken as one host)."""
+        the broker would be taken as one host); the embedded broker's address when unset."""
+        if self.embedded_broker:
+            return [f"{EMBEDDED_KAFKA_HOST}:{self.embedded_kafka_port}"]
         return [server.strip() for server in (self.kafka_url or "").split(",") if server.strip()]
+
+    @property
+    def on_tansu(self) -> bool:
+        return self.embedded_broker or self.kafka_flavour == "tansu"
 
     @property
     def embedded_store(self) -> bool:

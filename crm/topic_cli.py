@@ -1,22 +1,18 @@
-"""`crm publish FILE` and `crm tail`: for people who work with the topics of a real Kafka."""
+"""`crm publish FILE` and `crm tail`: the service's topics from the command line, on the
+configured Kafka or on the embedded broker of a running `crm run`."""
 
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from crm.kafka_tuning import consumer_options
 from crm.settings import Settings
 from schemas.ids import created_customer_id, partition_key
 from schemas.topics import Topics
-
-NEEDS_KAFKA = (
-    "needs CRM_KAFKA_URL (a real Kafka). In embedded mode use the running service's "
-    "POST /dev/topics/{topic} and GET /dev/topics/{topic} instead."
-)
 
 
 def route(message: dict[str, Any], topics: Topics) -> tuple[str, bytes]:
@@ -50,8 +46,6 @@ def load_messages(path: Path) -> list[dict[str, Any]]:
 
 
 def _broker(settings: Settings) -> KafkaBroker:
-    if settings.embedded_broker:
-        sys.exit(f"crm: {NEEDS_KAFKA}")
     return KafkaBroker(settings.kafka_servers)
 
 
@@ -74,6 +68,7 @@ async def tail(settings: Settings, from_beginning: bool) -> None:
     @broker.subscriber(
         settings.topics.customer_events,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        **consumer_options(settings),
     )
     async def show(event: dict[str, Any]) -> None:
         print(json.dumps(event, ensure_ascii=False), flush=True)

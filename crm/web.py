@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -11,23 +10,6 @@ from crm.runtime import Runtime
 from http_facade.app import create_app
 from http_facade.commands import CommandGateway
 from http_facade.context import FacadeContext
-
-
-class EmbeddedTopics:
-    """`/dev/topics` backed by the runtime's topic log and in-process broker."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        assert runtime.topic_log is not None
-        self._runtime = runtime
-        self._log = runtime.topic_log
-
-    def messages(self, topic: str, *, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
-        return self._log.messages(topic, after=after, limit=limit)
-
-    async def publish_raw(
-        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
-    ) -> None:
-        await self._runtime.publish_raw(topic, value, key, headers)
 
 
 def facade_context(runtime: Runtime) -> FacadeContext:
@@ -41,7 +23,6 @@ def facade_context(runtime: Runtime) -> FacadeContext:
             runtime.store.db, runtime.publish_command, runtime.settings.reply_timeout_s
         ),
         health=health,
-        dev_topics=EmbeddedTopics(runtime) if runtime.topic_log is not None else None,
         asyncapi=build_asyncapi(runtime.topics),
         max_body_bytes=runtime.settings.max_body_bytes,
         rate_limit_per_s=runtime.settings.rate_limit_per_s,

@@ -49,10 +49,12 @@ def _subscribe(
     *,
     title: str,
     description: str,
+    options: dict[str, Any],
 ) -> None:
     @broker.subscriber(
         topic,
         group_id=group_id,
+        **options,
         # A new consumer group starts at the oldest retained message: with FastStream's
         # default ("latest") a first deploy would skip commands already on the topic.
         auto_offset_reset="earliest",
@@ -75,14 +77,16 @@ def _subscribe(
 
 
 def register_command_subscriber(
-    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str
+    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str, **options: Any
 ) -> None:
+    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning)."""
     _subscribe(
         broker,
         topics.commands,
         consumer,
         group_id,
         title="crm.commands:consume",
+        options=options,
         description=(
             "CRM commands (JSON command envelope). Processed idempotently by commandId; "
             "poison messages go to the dead-letter topic, transient store errors are redelivered."
@@ -91,14 +95,16 @@ def register_command_subscriber(
 
 
 def register_integration_subscriber(
-    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str
+    broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str, **options: Any
 ) -> None:
+    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning)."""
     _subscribe(
         broker,
         topics.integration_events,
         consumer,
         group_id,
         title="crm.integration.events:consume",
+        options=options,
         description=(
             "Inbound CloudEvents from IM/CRM systems, applied as commands (idempotent per "
             "source and id); events whose customer is unknown are parked; poison goes to the "

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from http_facade import dev_routes, integration_routes, metrics, profile_routes, system_routes
+from http_facade import integration_routes, metrics, profile_routes, system_routes
 from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
@@ -61,7 +61,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
     app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too
     # FastAPI tries routes one by one, in this order, at a few µs each: the API reads and
-    # writes come first, probes and dev routes last (no two routes here match the same
+    # writes come first, probes last (no two routes here match the same
     # request, which tests/api/test_route_order.py checks, so the order changes no answer).
     app.include_router(profile_routes.router)
     for router in CRM_V2_ROUTERS:
@@ -71,7 +71,5 @@ def create_app(
     app.include_router(integration_routes.router)
     app.include_router(system_routes.router)
     app.include_router(metrics.router)
-    if context.dev_topics is not None:
-        app.include_router(dev_routes.router)
     without_unused_422(app)
     return app

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -11,25 +11,12 @@ from http_facade.commands import CommandGateway
 from storage.database import Database
 
 
-class DevTopics(Protocol):
-    """The embedded broker's topics, for `/dev/topics` (absent with real Kafka)."""
-
-    def messages(
-        self, topic: str, *, after: int = -1, limit: int = 1000
-    ) -> list[dict[str, Any]]: ...
-
-    async def publish_raw(
-        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
-    ) -> None: ...
-
-
 @dataclass
 class FacadeContext:
     db: Database
     jwt_secret: str
     commands: CommandGateway
     health: Callable[[], Awaitable[dict[str, bool]]]
-    dev_topics: DevTopics | None = None
     asyncapi: dict[str, Any] = field(default_factory=dict)
     max_body_bytes: int = 4 * 1024 * 1024
     rate_limit_per_s: float = 0.0  # per tenant; 0 turns the limiter off

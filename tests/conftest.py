@@ -1,14 +1,17 @@
 """Fixtures: a runtime on each backend, an HTTP client, and backend-agnostic topic helpers.
 
 Every test that uses the `runtime` fixture (directly or through `client`) runs on both
-backends, with the same production wiring (handlers, storage, facade):
-- `embedded`: in-process broker (FastStream's test broker), mongomock store;
-- `containers` (marked `integration`): real Kafka and MongoDB through testcontainers,
-  started once per session; without a Docker engine these variants skip with one reason.
-Mark a test `embedded_only` when it cannot run on real servers (it patches internals or
-uses the embedded `/dev/topics` routes), `containers_only` when it needs real ones.
+backends, with the same production wiring (handlers, storage, facade, FastStream's
+KafkaBroker over aiokafka and TCP):
+- `wire`: a Tansu broker (the embedded mode's Kafka) started once per session, and the
+  in-memory store; runs everywhere, by default;
+- `containers` (marked `integration`): real Kafka and MongoDB through testcontainers (or
+  `CRM_TEST_KAFKA_URL` / `CRM_TEST_MONGO_URL`), started once per session; without a Docker
+  engine or those variables these variants skip with one reason.
+Mark a test `wire_only` when it cannot run on real servers (it patches internals or needs the
+in-memory store), `containers_only` when it needs real Kafka and MongoDB.
 
-On real Kafka nothing is delivered inline: read what a published message did only after
+Nothing is delivered inline: read what a published message did only after
 `await processed(runtime)`, and read topics with `await published(runtime, topic)`.
 """
 
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from crm.embedded_kafka import free_port
 from crm.logging_setup import CONFIGURED_LOGGERS
 from crm.runtime import Runtime
 from crm.settings import Settings
@@ -30,14 +34,18 @@ from tests.helpers import TEST_SECRET
 if TYPE_CHECKING:
     from tests.integration.backends import KafkaProbe, Services
 
-EMBEDDED, CONTAINERS = "embedded", "containers"
+WIRE, CONTAINERS = "wire", "containers"
 _PROBES: "weakref.WeakKeyDictionary[Runtime, KafkaProbe]" = weakref.WeakKeyDictionary()
 _DOCKER_CHECK: list[str | None] = []  # the session's answer, asked once
 
 
 def embedded_settings(**overrides: Any) -> Settings:
+    """Embedded mode as `crm run` runs it (its own Tansu broker, the in-memory store), on a
+    free port so tests never collide with a running service."""
     values: dict[str, Any] = {
         "kafka_url": None,
+        "embedded_kafka_port": free_port(),
+        "kafka_partitions": 1,
         "mongo_url": None,
         "jwt_secret": TEST_SECRET,
         "reply_timeout_s": 2.0,
@@ -52,9 +60,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise every test that needs a backend over the backends it can run on."""
     if "backend" not in metafunc.fixturenames:
         return
-    names = [EMBEDDED, CONTAINERS]
-    if metafunc.definition.get_closest_marker("embedded_only"):
-        names = [EMBEDDED]
+    names = [WIRE, CONTAINERS]
+    if metafunc.definition.get_closest_marker("wire_only"):
+        names = [WIRE]
     elif metafunc.definition.get_closest_marker("containers_only"):
         names = [CONTAINERS]
     metafunc.parametrize(
@@ -105,25 +113,25 @@ def container_services() -> Iterator["Services"]:
         yield services
 
 
-@pytest.fixture
-def services(backend: str, request: pytest.FixtureRequest) -> "Services | None":
-    """The real servers of the containers backend (None on the embedded one)."""
-    if backend == CONTAINERS:
-        found: Services = request.getfixturevalue("container_services")
-        return found
-    return None
+@pytest.fixture(scope="session")
+def wire_services() -> Iterator["Services"]:
+    """One Tansu broker for the session; every test gets its own topics and groups."""
+    from tests.integration.backends import running_tansu
+
+    with running_tansu() as services:
+        yield services
 
 
 @pytest.fixture
-async def runtime(backend: str, services: "Services | None") -> AsyncIterator[Runtime]:
-    if services is None:
-        rt = Runtime(embedded_settings())
-        await rt.start()
-        try:
-            yield rt
-        finally:
-            await rt.stop()
-        return
+def services(backend: str, request: pytest.FixtureRequest) -> "Services":
+    """The servers of the test's backend."""
+    name = "container_services" if backend == CONTAINERS else "wire_services"
+    found: Services = request.getfixturevalue(name)
+    return found
+
+
+@pytest.fixture
+async def runtime(services: "Services") -> AsyncIterator[Runtime]:
     from tests.integration.backends import deployment
 
     async with deployment(services) as (runtimes, probe):
@@ -140,9 +148,9 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def probe_of(runtime: Runtime) -> "KafkaProbe | None":
-    """The container backend's view of the runtime's topics (None when embedded)."""
-    return _PROBES.get(runtime)
+def probe_of(runtime: Runtime) -> "KafkaProbe":
+    """The test's view of the runtime's topics."""
+    return _PROBES[runtime]
 
 
 def attach_probe(runtime: Runtime, probe: "KafkaProbe") -> None:
@@ -150,22 +158,14 @@ def attach_probe(runtime: Runtime, probe: "KafkaProbe") -> None:
 
 
 async def processed(runtime: Runtime) -> None:
-    """Until the worker has handled everything published so far to its input topics.
-
-    Embedded delivery is inline (nothing to wait for); on real Kafka this waits, with a
-    deadline, for the consumer group to commit past the topics' end offsets."""
-    probe = probe_of(runtime)
-    if probe is not None:
-        await probe.processed([runtime.topics.commands, runtime.topics.integration_events])
+    """Until the worker has handled everything published so far to its input topics: waits,
+    with a deadline, for its consumer groups to commit past the topics' end offsets."""
+    await probe_of(runtime).processed([runtime.topics.commands, runtime.topics.integration_events])
 
 
 async def published(runtime: Runtime, topic: str) -> list[dict[str, Any]]:
     """Messages on a topic, oldest first, after pending change events were relayed."""
     probe = probe_of(runtime)
-    if probe is None:
-        await runtime.relay.run_once()
-        assert runtime.topic_log is not None
-        return runtime.topic_log.messages(topic)
     from tests.integration.backends import all_relayed
 
     await processed(runtime)

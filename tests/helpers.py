@@ -82,3 +82,11 @@ class EventSink:
     async def __call__(self, event: dict[str, Any], key: bytes) -> None:
         self.sent.append(event)
         self.keys.append(key)
+
+
+async def publish_raw(
+    runtime: Any, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+) -> None:
+    """Publish as an outside producer would: raw bytes, key and headers, over the runtime's
+    own Kafka connection."""
+    await runtime.broker.publish(value, topic, key=key, headers=headers)

@@ -10,7 +10,7 @@ from crm.contracts import ASYNCAPI_FILE, OPENAPI_FILE
 
 # The documents are generated from the code for the default topic names: the embedded
 # runtime has them; the containers backend renames every topic per test.
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIFT = "{name} drifted from the code: run `make contracts` and review the diff"

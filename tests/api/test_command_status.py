@@ -14,7 +14,7 @@ from schemas.envelope import CommandEnvelope
 from tests.conftest import embedded_settings
 from tests.helpers import auth
 
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 MILLISECONDS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

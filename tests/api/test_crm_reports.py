@@ -110,7 +110,7 @@ async def test_conversion_rate_extremes(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{CRM}/metrics", headers=auth(READ))).json()["conversionRate"] == 1
 
 
-@pytest.mark.embedded_only  # sends the command through the embedded /dev/topics route
+@pytest.mark.wire_only  # sends the command through the embedded /dev/topics route
 async def test_deleted_customers_are_not_counted(client: httpx.AsyncClient) -> None:
     await new_customer(client)
     kept = await new_customer(client)

@@ -14,9 +14,9 @@ import pytest
 
 from crm.runtime import Runtime
 from tests.conftest import published
-from tests.helpers import TEST_SECRET, auth, make_token, new_request_id
+from tests.helpers import TEST_SECRET, auth, make_token, new_request_id, publish_raw
 
-pytestmark = pytest.mark.embedded_only  # reads the embedded dead-letter topic
+pytestmark = pytest.mark.wire_only  # reads the embedded dead-letter topic
 
 PHONE = "13987654321"
 OTHER_PHONE = "+8613512345678"
@@ -80,16 +80,22 @@ async def test_no_phone_token_or_secret_in_log_records(
 
     # Kafka: a good command, a rejected one and dead-lettered ones, all holding a phone.
     commands = runtime.topics.commands
-    await runtime.publish_raw(
-        commands, envelope("k-1", "customer.create", {"name": "Kafka Co", "phone": PHONE}), None, {}
+    await publish_raw(
+        runtime,
+        commands,
+        envelope("k-1", "customer.create", {"name": "Kafka Co", "phone": PHONE}),
+        None,
+        {},
     )
-    await runtime.publish_raw(
+    await publish_raw(
+        runtime,
         commands,
         envelope("k-2", "customer.update", {"customerId": "nobody", "phone": PHONE}),
         None,
         {},
     )
-    await runtime.publish_raw(  # invalid: a model-level error quotes the whole payload
+    await publish_raw(
+        runtime,  # invalid: a model-level error quotes the whole payload
         commands,
         envelope(
             "k-3", "customer.update", {"customerId": customer_id, "name": None, "phone": PHONE}
@@ -97,10 +103,15 @@ async def test_no_phone_token_or_secret_in_log_records(
         None,
         {},
     )
-    await runtime.publish_raw(  # invalid envelope (no tenant) around a phone
-        commands, json.dumps({"commandId": "k-4", "payload": {"phone": PHONE}}).encode(), None, {}
+    await publish_raw(
+        runtime,  # invalid envelope (no tenant) around a phone
+        commands,
+        json.dumps({"commandId": "k-4", "payload": {"phone": PHONE}}).encode(),
+        None,
+        {},
     )
-    await runtime.publish_raw(  # an integration event parked on a phone match
+    await publish_raw(
+        runtime,  # an integration event parked on a phone match
         runtime.topics.integration_events,
         json.dumps(
             {
@@ -120,7 +131,8 @@ async def test_no_phone_token_or_secret_in_log_records(
         None,
         {},
     )
-    await runtime.publish_raw(  # invalid integration event data around a phone
+    await publish_raw(
+        runtime,  # invalid integration event data around a phone
         runtime.topics.integration_events,
         json.dumps(
             {

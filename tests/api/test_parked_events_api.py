@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import auth
 
-pytestmark = pytest.mark.embedded_only  # publishes through the embedded /dev/topics routes
+pytestmark = pytest.mark.wire_only  # publishes through the embedded /dev/topics routes
 
 PARKED = "/api/v1/crm/integration-events/parked"
 TOPIC = "crm.integration.events"

@@ -16,7 +16,7 @@ from http_facade import dev_routes, integration_routes, metrics, profile_routes,
 from http_facade.app import CRM_V2_PREFIX, create_app
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 PARAM = re.compile(r"\{[^}]+\}")
 

@@ -8,7 +8,7 @@ import pytest
 
 from crm.runtime import Runtime
 from storage.customers import CUSTOMERS
-from tests.helpers import auth, new_request_id
+from tests.helpers import auth, new_request_id, publish_raw
 
 UNKNOWN = {"favouriteColour": "teal", "isAdmin": True, "nested": {"x": [1, 2]}}
 
@@ -60,7 +60,7 @@ async def test_api_b_ignores_unknown_fields(runtime: Runtime, client: httpx.Asyn
     assert_nothing_unknown(await stored_customer(runtime, customer_id))
 
 
-@pytest.mark.embedded_only  # inline delivery: the result is there when publish returns
+@pytest.mark.wire_only  # inline delivery: the result is there when publish returns
 async def test_kafka_command_ignores_unknown_fields(runtime: Runtime) -> None:
     envelope = {
         "commandId": "unknown-fields-1",
@@ -70,8 +70,8 @@ async def test_kafka_command_ignores_unknown_fields(runtime: Runtime) -> None:
         "payload": {"name": "Ignored K", **UNKNOWN},
         "traceParent": "00-abc-def-01",  # unknown at the envelope level too
     }
-    await runtime.publish_raw(
-        runtime.topics.commands, json.dumps(envelope).encode(), b"t1:unknown", {}
+    await publish_raw(
+        runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t1:unknown", {}
     )
     entry = await runtime.store.db["command_journal"].find_one({"_id": "t1:unknown-fields-1"})
     assert entry is not None

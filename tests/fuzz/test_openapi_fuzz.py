@@ -77,7 +77,7 @@ EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "5"))
 TENANT = "t1"
 OTHER_TENANT = "t2"
 
-pytestmark = pytest.mark.embedded_only  # reads the embedded topic log (dead letters)
+pytestmark = pytest.mark.wire_only  # reads the embedded topic log (dead letters)
 
 
 def fuzz_settings(max_examples: int) -> settings:

@@ -5,6 +5,7 @@ import json
 from crm.runtime import Runtime
 from storage.customers import CUSTOMERS
 from tests.conftest import processed, published
+from tests.helpers import publish_raw
 
 TENANT = "t1"
 
@@ -22,7 +23,7 @@ def envelope(command_id: str, command_type: str, payload: dict, tenant: str = TE
 
 async def send(runtime: Runtime, value: dict | bytes, key: bytes = b"t1:k") -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-    await runtime.publish_raw(runtime.topics.commands, raw, key, {})
+    await publish_raw(runtime, runtime.topics.commands, raw, key, {})
     await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from crm.runtime import Runtime
 from tests.conftest import embedded_settings
+from tests.helpers import publish_raw
 
 
 def create_command(number: int) -> bytes:
@@ -30,7 +31,7 @@ async def test_faststream_lines_reach_the_configured_logger(
     runtime = Runtime(embedded_settings())
     await runtime.start()
     try:
-        await runtime.publish_raw(runtime.topics.commands, create_command(1), b"t1:k", {})
+        await publish_raw(runtime, runtime.topics.commands, create_command(1), b"t1:k", {})
     finally:
         await runtime.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "crm.kafka"]
@@ -45,7 +46,7 @@ async def test_delivered_messages_are_not_kept() -> None:
     await runtime.start()
     try:
         for number in range(5):
-            await runtime.publish_raw(runtime.topics.commands, create_command(number), b"t1:k", {})
+            await publish_raw(runtime, runtime.topics.commands, create_command(number), b"t1:k", {})
         await runtime.relay.run_once()  # change events published too
         # FastStream keeps them in each handler's call recorder (an internal of 0.7).
         kept = [

@@ -15,7 +15,7 @@ from handlers.integration_events import event_command_id
 from schemas.ids import created_customer_id
 from storage.parked_events import PARKED_EVENTS
 from tests.conftest import processed, published
-from tests.helpers import auth
+from tests.helpers import auth, publish_raw
 
 BASE = "/api/v1/api/customers"
 TENANT = "t1"
@@ -53,7 +53,7 @@ async def send(
     headers: dict[str, str] | None = None,
 ) -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-    await runtime.publish_raw(runtime.topics.integration_events, raw, key, headers or {})
+    await publish_raw(runtime, runtime.topics.integration_events, raw, key, headers or {})
     await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 
@@ -339,7 +339,8 @@ async def test_a_bind_command_on_the_command_topic_releases_parked_events(
     command = producer_command(
         "bind-by-kafka", "customer.bind_external", {"customerId": customer_id, **WX}
     )
-    await runtime.publish_raw(
+    await publish_raw(
+        runtime,
         runtime.topics.commands,
         json.dumps(command).encode(),
         f"{TENANT}:{customer_id}".encode(),
@@ -517,7 +518,7 @@ async def test_poison_events_are_dead_lettered_and_the_next_event_is_processed(
     assert await parked(runtime) == []
 
 
-@pytest.mark.embedded_only  # patches the worker's internals
+@pytest.mark.wire_only  # patches the worker's internals
 async def test_transient_store_error_leaves_the_event_for_redelivery(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:
@@ -575,7 +576,7 @@ async def test_applied_events_produce_change_events(
     assert sequences == sorted(sequences)
 
 
-@pytest.mark.embedded_only  # patches the worker's internals
+@pytest.mark.wire_only  # patches the worker's internals
 async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:
@@ -599,7 +600,7 @@ async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
 
 async def command(runtime: Runtime, command_id: str, command_type: str, payload: dict) -> None:
     envelope = producer_command(command_id, command_type, payload)
-    await runtime.publish_raw(runtime.topics.commands, json.dumps(envelope).encode(), b"t1:k", {})
+    await publish_raw(runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t1:k", {})
     await processed(runtime)
 
 
@@ -628,7 +629,7 @@ async def test_customer_update_and_import_release_matching_links(
     assert await parked(runtime) == []
 
 
-@pytest.mark.embedded_only  # patches the worker's internals
+@pytest.mark.wire_only  # patches the worker's internals
 async def test_release_hit_by_a_transient_error_is_retried_with_the_bind_command(
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: Any
 ) -> None:

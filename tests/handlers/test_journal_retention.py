@@ -21,7 +21,7 @@ from storage.submissions import CommandSubmissions
 from tests.conftest import embedded_settings
 from tests.helpers import EventSink, auth, indexed_memory_db
 
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 RETENTION_S = 30 * DAY_S
 LATER = time.time() + RETENTION_S + DAY_S  # every entry made now is expired by then

@@ -12,8 +12,9 @@ from handlers.dead_letters import TOO_LARGE_SAMPLE_BYTES, DeadLetters, RawMessag
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.pipeline import CommandProcessor
 from tests.conftest import published
+from tests.helpers import publish_raw
 
-pytestmark = pytest.mark.embedded_only  # inline delivery and the embedded topic log
+pytestmark = pytest.mark.wire_only  # inline delivery and the embedded topic log
 
 
 class Captured:
@@ -47,8 +48,8 @@ def test_the_default_limit_is_one_mebibyte() -> None:
 
 async def test_a_command_over_the_default_limit_is_dead_lettered(runtime: Runtime) -> None:
     big = command("Huge", pad=MAX_MESSAGE_BYTES)
-    await runtime.publish_raw(runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
-    await runtime.publish_raw(runtime.topics.commands, command("Small"), b"t1:small", {})
+    await publish_raw(runtime, runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
+    await publish_raw(runtime, runtime.topics.commands, command("Small"), b"t1:small", {})
 
     [dead] = await published(runtime, runtime.topics.commands_dlq)
     assert dead["key"] == "t1:huge"
@@ -125,7 +126,7 @@ async def test_an_integration_event_over_the_limit_is_dead_lettered(runtime: Run
 
     # Through the runtime's own consumer (default limit): a 1 MiB+ event is refused too.
     huge = json.dumps({**event, "id": "ev-huge", "pad": "x" * MAX_MESSAGE_BYTES}).encode()
-    await runtime.publish_raw(runtime.topics.integration_events, huge, b"wecom", {})
+    await publish_raw(runtime, runtime.topics.integration_events, huge, b"wecom", {})
     [dead] = await published(runtime, runtime.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "too_large"
     assert dead["headers"]["x-dlq-original-topic"] == runtime.topics.integration_events

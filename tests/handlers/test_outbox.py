@@ -20,7 +20,7 @@ from storage.documents import public
 from storage.journal import JOURNAL, CommandJournal, journal_id
 from tests.helpers import EventSink, indexed_memory_db
 
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 
 async def run(db: Database, command_id: str, command_type: CommandType, payload: Any) -> None:

@@ -12,7 +12,7 @@ from storage.journal import CommandJournal
 from storage.leases import Lease
 from tests.helpers import EventSink, indexed_memory_db
 
-pytestmark = pytest.mark.embedded_only
+pytestmark = pytest.mark.wire_only
 
 
 async def create(db: Database, name: str) -> None:

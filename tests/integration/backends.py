@@ -1,15 +1,22 @@
-"""The `containers` test backend: real Kafka (KRaft) and MongoDB through testcontainers.
+"""The test backends that run the production Kafka path over TCP:
 
-One Kafka and one MongoDB container serve the whole session; every test gets its own
-MongoDB database, its own topics (single-partition, so a topic has one order, as the
-embedded topic log has) and its own consumer group. `KafkaProbe` is the test's view of
-those topics: it records every message like the embedded topic log does, and it tells
-when the worker has consumed (and committed) everything published so far.
+- `wire`: a Tansu broker (the embedded mode's Kafka, crm/embedded_kafka.py) started once
+  for the session, and the in-memory store; runs everywhere;
+- `containers`: real Kafka (KRaft) and MongoDB through testcontainers, or the servers named
+  by `CRM_TEST_KAFKA_URL` / `CRM_TEST_MONGO_URL`.
+
+Every test gets its own topics (single-partition unless it asks for more, so a topic has one
+order), its own consumer group(s) and its own database. `KafkaProbe` is the test's view of
+those topics: it records every message, and it tells when the worker has consumed (and
+committed) everything published so far.
 """
 
 import asyncio
 import contextlib
+import json
 import os
+import socket
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,10 +27,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 
+from crm.embedded_kafka import broker_binary, free_port, tansu_command
+from crm.kafka_tuning import group_ids
 from crm.runtime import Role, Runtime
 from crm.settings import Settings
-from crm.topic_log import _readable
 from schemas.base import iso_now
+from storage.database import Store, open_store
 from storage.journal import APPLIED, JOURNAL
 from tests.helpers import TEST_SECRET
 
@@ -37,11 +46,53 @@ POLL_S = 0.02
 @dataclass(frozen=True)
 class Services:
     kafka_url: str
-    mongo_url: str
+    mongo_url: str | None  # None: the in-memory store
+    kafka_flavour: str = "kafka"
+
+
+def external_services() -> Services | None:
+    """Servers someone already runs, named by CRM_TEST_KAFKA_URL and CRM_TEST_MONGO_URL."""
+    kafka, mongo = os.environ.get("CRM_TEST_KAFKA_URL"), os.environ.get("CRM_TEST_MONGO_URL")
+    if kafka and mongo:
+        return Services(kafka, mongo)
+    return None
+
+
+@contextlib.contextmanager
+def running_tansu() -> Iterator[Services]:
+    """A Tansu broker on a free loopback port for the session (the `wire` backend)."""
+    port = free_port()
+    process = subprocess.Popen(
+        tansu_command(broker_binary(), "127.0.0.1", port),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "the Tansu broker exited at start"
+                assert time.monotonic() < deadline, "the Tansu broker did not listen"
+                time.sleep(0.02)
+        yield Services(f"127.0.0.1:{port}", None, kafka_flavour="tansu")
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def docker_unavailable_reason() -> str | None:
-    """None when a Docker engine answers; otherwise the one skip reason of the session."""
+    """None when a Docker engine answers or external servers are named; otherwise the one
+    skip reason of the session."""
+    if external_services() is not None:
+        return None
     try:
         from testcontainers.core.docker_client import DockerClient, get_docker_host
 
@@ -56,7 +107,11 @@ def docker_unavailable_reason() -> str | None:
 @contextlib.contextmanager
 def running_services() -> Iterator[Services]:
     """Kafka (KRaft, broker-side topic auto-creation off, as in docker-compose.yml) and
-    MongoDB for the session."""
+    MongoDB for the session, or the external servers when they are named."""
+    external = external_services()
+    if external is not None:
+        yield external
+        return
     from testcontainers.community.kafka import KafkaContainer
     from testcontainers.community.mongodb import MongoDbContainer
 
@@ -103,6 +158,7 @@ def isolated_settings(services: Services, **overrides: Any) -> Settings:
     suffix = uuid.uuid4().hex[:12]
     values: dict[str, Any] = {
         "kafka_url": services.kafka_url,
+        "kafka_flavour": services.kafka_flavour,
         "mongo_url": services.mongo_url,
         "mongo_db": f"crm_test_{suffix}",
         "jwt_secret": TEST_SECRET,
@@ -132,12 +188,16 @@ class KafkaProbe:
     """Records the test's topics and watches the worker group's committed offsets."""
 
     kafka_url: str
-    group: str
+    groups: dict[str, str]  # input topic -> the worker's consumer group for it
     partitions: dict[str, int]
     _log: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _next: dict[TopicPartition, int] = field(default_factory=dict)
     _admin: AIOKafkaAdminClient | None = None
     _consumer: AIOKafkaConsumer | None = None
+    # Reads a group's committed offsets. The admin client's list_consumer_group_offsets
+    # cannot decode Tansu's answer; a consumer of the group (never subscribed, so it never
+    # joins) asks with OffsetFetch, which works on both brokers.
+    _offsets: dict[str, AIOKafkaConsumer] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
     @property
@@ -163,6 +223,12 @@ class KafkaProbe:
         self._consumer.assign(self.topic_partitions)
         await self._consumer.seek_to_beginning(*self.topic_partitions)
         self._task = asyncio.create_task(self._record(), name="kafka-probe")
+        for group in set(self.groups.values()):
+            offsets = AIOKafkaConsumer(
+                bootstrap_servers=self.kafka_url, group_id=group, enable_auto_commit=False
+            )
+            await offsets.start()
+            self._offsets[group] = offsets
 
     async def stop(self, *, delete_topics: bool = True) -> None:
         if self._task is not None:
@@ -171,6 +237,8 @@ class KafkaProbe:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+        for offsets in self._offsets.values():
+            await offsets.stop()
         if self._admin is not None:
             if delete_topics:
                 with contextlib.suppress(Exception):
@@ -184,7 +252,7 @@ class KafkaProbe:
     async def _record(self) -> None:
         assert self._consumer is not None
         while True:
-            batches = await self._consumer.getmany(timeout_ms=100)
+            batches = await self._consumer.getmany(timeout_ms=20)
             for tp, records in batches.items():
                 log = self._log.setdefault(tp.topic, [])
                 for record in records:
@@ -194,7 +262,7 @@ class KafkaProbe:
                             "partition": record.partition,
                             "key": record.key.decode(errors="replace") if record.key else None,
                             "headers": {k: v.decode(errors="replace") for k, v in record.headers},
-                            "value": _readable(record.value),
+                            "value": readable(record.value),
                             "timestamp": iso_now(),
                         }
                     )
@@ -222,17 +290,16 @@ class KafkaProbe:
 
         Committed offsets are read before end offsets: whatever a processed message
         published (its commit comes after) is then already in the end offsets."""
-        assert self._admin is not None
-        admin = self._admin
+        wanted = [tp for tp in self.topic_partitions if tp.topic in topics]
 
         async def done() -> bool:
-            committed = await admin.list_consumer_group_offsets(self.group)
+            committed = {
+                tp: await self._offsets[self.groups[tp.topic]].committed(tp) for tp in wanted
+            }
             ends = await self._end_offsets(topics)
-            return all(
-                (committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items()
-            )
+            return all((committed[tp] or 0) >= end for tp, end in ends.items())
 
-        await self._until(done, f"group {self.group} to process {topics}")
+        await self._until(done, f"the worker's groups to process {topics}")
 
     @staticmethod
     async def _until(condition: Any, what: str) -> None:
@@ -260,16 +327,14 @@ async def consuming(*runtimes: Runtime) -> None:
 
 async def _all_positions_known(consumers: list[Any]) -> bool:
     owned: list[TopicPartition] = []
-    topics: set[str] = set()
+    expected: set[TopicPartition] = set()
     for consumer in consumers:
         if consumer is None:
             return False
-        topics |= set(consumer.subscription())
+        for topic in consumer.subscription():
+            partitions = consumer.partitions_for_topic(topic) or set()
+            expected |= {TopicPartition(topic, p) for p in partitions}
         owned += list(consumer.assignment())
-    expected = set()
-    for topic in topics:
-        partitions = consumers[0].partitions_for_topic(topic) or set()
-        expected |= {TopicPartition(topic, p) for p in partitions}
     if not expected or len(owned) != len(expected) or set(owned) != expected:
         return False
     try:
@@ -282,6 +347,8 @@ async def _all_positions_known(consumers: list[Any]) -> bool:
 
 
 async def drop_database(services: Services, name: str) -> None:
+    if services.mongo_url is None:
+        return
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo_url)
     try:
         await client.drop_database(name)
@@ -300,6 +367,23 @@ async def all_relayed(runtime: Runtime) -> None:
     await KafkaProbe._until(done, "the outbox relay to publish every event")
 
 
+def shared_store(settings: Settings) -> Store | None:
+    """Runtimes of one deployment share a database: on the in-memory store that is one
+    store object (on MongoDB each opens its own client to the same database)."""
+    return open_store(None, settings.mongo_db) if settings.embedded_store else None
+
+
+def readable(body: Any) -> Any:
+    """JSON values as JSON; other bytes as text, as a consumer would print them."""
+    if isinstance(body, bytes | bytearray):
+        text = bytes(body).decode(errors="replace")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return body
+
+
 @contextlib.asynccontextmanager
 async def deployment(
     services: Services,
@@ -311,16 +395,21 @@ async def deployment(
     """Runtimes of these roles on one isolated database, topic set and consumer group,
     started and consuming; torn down (database and topics dropped) afterwards."""
     settings = isolated_settings(services, **overrides)
+    commands_group, integration_group = group_ids(settings)
     probe = KafkaProbe(
         services.kafka_url,
-        settings.consumer_group,
+        {
+            settings.topics.commands: commands_group,
+            settings.topics.integration_events: integration_group,
+        },
         {topic: partitions for topic in all_topics(settings)},
     )
     await probe.start()
     runtimes: list[Runtime] = []
+    store = shared_store(settings)
     try:
         for role in roles:
-            runtime = Runtime(settings, role=role)
+            runtime = Runtime(settings, role=role, store=store)
             runtimes.append(runtime)
             await runtime.start()
         await consuming(*runtimes)

@@ -16,7 +16,7 @@ from crm.logging_setup import (
 )
 from crm.runtime import Runtime
 from tests.conftest import processed
-from tests.helpers import TEST_SECRET, make_token
+from tests.helpers import TEST_SECRET, make_token, publish_raw
 
 PHONE = "13812345678"
 MASKED = "138****5678"
@@ -146,7 +146,7 @@ def test_text_format_for_people_is_redacted_too(restore_logging: None) -> None:
     assert isinstance(TextFormatter("x", Redactor()), logging.Formatter)
 
 
-@pytest.mark.embedded_only
+@pytest.mark.wire_only
 async def test_worker_log_lines_name_the_command_and_mask_its_phone(
     runtime: Runtime, restore_logging: None
 ) -> None:
@@ -160,8 +160,8 @@ async def test_worker_log_lines_name_the_command_and_mask_its_phone(
         # invalid (the name is no string): dead-lettered with a warning
         "payload": {"name": {"phone": PHONE}, "phone": PHONE},
     }
-    await runtime.publish_raw(
-        runtime.topics.commands, json.dumps(envelope).encode(), b"t-logs:x", {}
+    await publish_raw(
+        runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t-logs:x", {}
     )
     await processed(runtime)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]

@@ -32,7 +32,7 @@ async def test_ready_when_started_and_dependencies_answer(client: httpx.AsyncCli
     assert health.json()["status"] == "ok"
 
 
-@pytest.mark.embedded_only
+@pytest.mark.wire_only
 async def test_not_ready_before_start_and_after_stop() -> None:
     runtime = Runtime(embedded_settings())
     app = build_app(runtime)  # no lifespan under httpx: the runtime is driven by hand
@@ -51,7 +51,7 @@ async def test_not_ready_before_start_and_after_stop() -> None:
         assert after.json()["started"] == "down"
 
 
-@pytest.mark.embedded_only
+@pytest.mark.wire_only
 async def test_store_that_stops_answering_makes_ready_503(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,7 +127,7 @@ async def test_internal_metrics_count_http_requests_and_kafka_messages(
     assert (_sample(text, "faststream_published_messages_total", destination=commands) or 0) >= 1
 
 
-@pytest.mark.embedded_only
+@pytest.mark.wire_only
 async def test_metrics_endpoint_is_internal_and_business_metrics_stay_json(
     client: httpx.AsyncClient,
 ) -> None:
@@ -143,7 +143,7 @@ async def test_metrics_endpoint_is_internal_and_business_metrics_stay_json(
     assert "/no/such/route" not in text
 
 
-@pytest.mark.embedded_only
+@pytest.mark.wire_only
 async def test_access_log_line_names_route_request_and_tenant_never_the_token(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:

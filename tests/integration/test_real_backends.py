@@ -41,7 +41,7 @@ from storage.parked_events import (
 )
 from storage.payments import PaymentRepository
 from tests.conftest import attach_probe, processed, published
-from tests.helpers import auth, new_request_id
+from tests.helpers import auth, new_request_id, publish_raw
 from tests.integration.backends import Services, consuming, deployment
 
 pytestmark = pytest.mark.containers_only
@@ -269,8 +269,8 @@ async def _populate(client: httpx.AsyncClient, runtime: Runtime) -> dict[str, st
             "interactionType": "chat",
         },
     }
-    await runtime.publish_raw(
-        runtime.topics.integration_events, json.dumps(event).encode(), b"wecom:wx-9", {}
+    await publish_raw(
+        runtime, runtime.topics.integration_events, json.dumps(event).encode(), b"wecom:wx-9", {}
     )
     await processed(runtime)
     assert await runtime.store.db["parked_events"].count_documents({}) == 1
@@ -419,7 +419,7 @@ async def test_worker_stopped_mid_backlog_loses_nothing_and_applies_nothing_twic
                 "payload": {"name": f"Backlog {index}"},
             }
             key = f"{TENANT}:{created_customer_id(TENANT, envelope['commandId'])}".encode()
-            await first.publish_raw(first.topics.commands, json.dumps(envelope).encode(), key, {})
+            await publish_raw(first, first.topics.commands, json.dumps(envelope).encode(), key, {})
         journal = first.store.db[JOURNAL]
         deadline = time.monotonic() + 30
         while await journal.count_documents({}) < 10:

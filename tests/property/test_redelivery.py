@@ -33,6 +33,7 @@ from storage.opportunities import OPPORTUNITIES
 from storage.parked_events import PARKED_EVENTS
 from storage.payments import PAYMENTS
 from tests.conftest import embedded_settings, published
+from tests.helpers import publish_raw
 
 TENANT = "t1"
 ISSUED_AT = "2026-11-21T08:00:00.000Z"
@@ -357,7 +358,7 @@ def key_of(envelope: dict[str, Any]) -> bytes:
 async def deliver(runtime: Runtime, envelopes: list[dict[str, Any]]) -> None:
     for envelope in envelopes:
         value = json.dumps(envelope).encode()
-        await runtime.publish_raw(runtime.topics.commands, value, key_of(envelope), {})
+        await publish_raw(runtime, runtime.topics.commands, value, key_of(envelope), {})
 
 
 def timeless(value: Any) -> Any:

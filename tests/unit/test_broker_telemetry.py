@@ -5,13 +5,13 @@ import contextlib
 import re
 from typing import Any
 
+from crm.topic_log import TopicLog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, generate_latest
 
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
-from crm.topic_log import TopicLog
 
 
 async def exercise(middleware: Any) -> None:
