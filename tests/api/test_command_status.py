@@ -13,6 +13,7 @@ from http_facade.app import create_app
 from schemas.envelope import CommandEnvelope
 from tests.conftest import embedded_settings
 from tests.helpers import auth
+from tests.integration.backends import topic_values
 
 pytestmark = pytest.mark.wire_only
 
@@ -34,10 +35,9 @@ async def api_only() -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
 
 async def decide_queued_commands(runtime: Runtime) -> None:
     """What a worker catching up does: process the commands published so far."""
-    assert runtime.topic_log is not None
     processor = CommandProcessor(runtime.store.db)
-    for message in runtime.topic_log.messages(runtime.topics.commands):
-        await processor.process(CommandEnvelope.model_validate(message["value"]))
+    for value in await topic_values(runtime.settings.kafka_servers, runtime.topics.commands):
+        await processor.process(CommandEnvelope.model_validate(value))
 
 
 async def test_a_202_points_at_a_status_that_is_pending_until_the_worker_decides(

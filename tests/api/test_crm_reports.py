@@ -1,8 +1,10 @@
 """API B reports: the sales funnel and the business metrics, checked against known data."""
 
-import httpx
-import pytest
+import json
 
+import httpx
+
+from crm.runtime import Runtime
 from tests.api.test_crm_opportunities import (
     CRM,
     PROFILES,
@@ -13,7 +15,8 @@ from tests.api.test_crm_opportunities import (
     new_opportunity,
     write_headers,
 )
-from tests.helpers import auth
+from tests.conftest import processed
+from tests.helpers import auth, publish_raw
 
 STAGES = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
 
@@ -110,26 +113,24 @@ async def test_conversion_rate_extremes(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{CRM}/metrics", headers=auth(READ))).json()["conversionRate"] == 1
 
 
-@pytest.mark.wire_only  # sends the command through the embedded /dev/topics route
-async def test_deleted_customers_are_not_counted(client: httpx.AsyncClient) -> None:
+async def test_deleted_customers_are_not_counted(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     await new_customer(client)
     kept = await new_customer(client)
     assert (await client.get(f"{CRM}/metrics", headers=auth(READ))).json()["customerTotal"] == 2
-    # API A has no customer delete; a customer.delete command is what API B sends.
-    response = await client.post(
-        "/dev/topics/crm.commands",
-        json={
-            "key": f"t1:{kept}",
-            "value": {
-                "commandId": "delete-customer-1",
-                "type": "customer.delete",
-                "tenantId": "t1",
-                "actorId": "u1",
-                "payload": {"customerId": kept},
-            },
-        },
+    # API A has no customer delete; a Kafka producer sends the command API B's DELETE sends.
+    command = {
+        "commandId": "delete-customer-1",
+        "type": "customer.delete",
+        "tenantId": "t1",
+        "actorId": "u1",
+        "payload": {"customerId": kept},
+    }
+    await publish_raw(
+        runtime, runtime.topics.commands, json.dumps(command).encode(), f"t1:{kept}".encode(), {}
     )
-    assert response.status_code in (200, 201, 202), response.text
+    await processed(runtime)
     gone = await client.get(f"{PROFILES}/{kept}", headers=auth())
     assert gone.status_code == 404
     assert (await client.get(f"{CRM}/metrics", headers=auth(READ))).json()["customerTotal"] == 1

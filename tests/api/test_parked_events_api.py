@@ -1,17 +1,16 @@
-"""GET /api/v1/crm/integration-events/parked, with events published through /dev/topics."""
+"""GET /api/v1/crm/integration-events/parked, with events published as a Kafka producer would."""
 
+import json
 import uuid
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.helpers import auth
-
-pytestmark = pytest.mark.wire_only  # publishes through the embedded /dev/topics routes
+from crm.runtime import Runtime
+from tests.conftest import processed
+from tests.helpers import auth, publish_raw
 
 PARKED = "/api/v1/crm/integration-events/parked"
-TOPIC = "crm.integration.events"
 CUSTOMERS = "/api/v1/api/customers"
 WX = {"systemType": "im", "systemName": "wecom", "externalId": "wx-42"}
 CRM_READ = ("crm.read",)
@@ -29,11 +28,12 @@ def cloud_event(event_type: str, data: dict[str, Any], tenant: str = "t1") -> di
     }
 
 
-async def publish(client: httpx.AsyncClient, event: dict[str, Any]) -> None:
-    response = await client.post(
-        f"/dev/topics/{TOPIC}", json={"key": "wecom:wx-42", "value": event}
+async def publish(runtime: Runtime, event: dict[str, Any]) -> None:
+    """Publish to the integration topic and wait until the worker has handled it."""
+    await publish_raw(
+        runtime, runtime.topics.integration_events, json.dumps(event).encode(), b"wecom:wx-42", {}
     )
-    assert response.status_code == 202, response.text
+    await processed(runtime)
 
 
 async def listed(client: httpx.AsyncClient, tenant: str = "t1", **params: Any) -> dict[str, Any]:
@@ -44,13 +44,14 @@ async def listed(client: httpx.AsyncClient, tenant: str = "t1", **params: Any) -
 
 async def test_unknown_identity_is_listed_then_applied_after_an_http_bind(
     client: httpx.AsyncClient,
+    runtime: Runtime,
 ) -> None:
     created = await client.post(CUSTOMERS, json={"name": "Acme"}, headers=auth())
     customer_id = created.json()["data"]["id"]
     event = cloud_event(
         "interaction.recorded", {"identity": WX, "interactionType": "chat", "notes": "hi"}
     )
-    await publish(client, event)
+    await publish(runtime, event)
 
     page = await listed(client)
     assert page["total"] == 1
@@ -68,19 +69,22 @@ async def test_unknown_identity_is_listed_then_applied_after_an_http_bind(
 
     bind = await client.post(f"{CUSTOMERS}/{customer_id}/bind-external", json=WX, headers=auth())
     assert bind.status_code == 200, bind.text
+    await processed(runtime)  # the bind's command also releases what it parked
     assert (await listed(client))["items"] == []
     interactions = await client.get(f"{CUSTOMERS}/{customer_id}/interactions", headers=auth())
     assert [i["notes"] for i in interactions.json()["data"]] == ["hi"]
 
 
-async def test_list_is_tenant_scoped_oldest_first_and_paged(client: httpx.AsyncClient) -> None:
+async def test_list_is_tenant_scoped_oldest_first_and_paged(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     mine = [
         cloud_event("profile.metrics", {"customerId": f"missing-{n}", "metrics": metrics()})
         for n in range(3)
     ]
     for event in mine:
-        await publish(client, event)
-    await publish(client, cloud_event("identity.unlinked", WX, tenant="t2"))
+        await publish(runtime, event)
+    await publish(runtime, cloud_event("identity.unlinked", WX, tenant="t2"))
 
     page = await listed(client)
     assert page["total"] == 3
@@ -110,8 +114,10 @@ async def test_permissions_and_paging_bounds(client: httpx.AsyncClient) -> None:
 
 async def test_phones_in_parked_events_are_masked_without_pii_permission(
     client: httpx.AsyncClient,
+    runtime: Runtime,
 ) -> None:
-    await publish(client, cloud_event("identity.linked", {**WX, "match": {"phone": "13812345678"}}))
+    linked = cloud_event("identity.linked", {**WX, "match": {"phone": "13812345678"}})
+    await publish(runtime, linked)
     [item] = (await listed(client))["items"]
     assert item["reason"] == "no_match"
     assert item["event"]["data"]["match"]["phone"] == "138****5678"

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from crm.runtime import Runtime
 from crm.web import facade_context
-from http_facade import dev_routes, integration_routes, metrics, profile_routes, system_routes
+from http_facade import integration_routes, metrics, profile_routes, system_routes
 from http_facade.app import CRM_V2_PREFIX, create_app
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 
@@ -28,7 +28,6 @@ def declared_routes() -> list[tuple[str, str, Any]]:
         ("", integration_routes.router),
         ("", system_routes.router),
         ("", metrics.router),
-        ("", dev_routes.router),
     ]
     mounted += [(prefix, r) for r in CRM_V2_ROUTERS for prefix in (CRM_V2_PREFIX, "")]
     routes = []

@@ -420,3 +420,25 @@ async def deployment(
                 await runtime.stop()
         await probe.stop()
         await drop_database(services, settings.mongo_db)
+
+
+async def topic_values(kafka_servers: list[str], topic: str) -> list[Any]:
+    """Every value on a topic now, oldest first per partition, read as an outside consumer
+    (no group) reads it."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the cluster's metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[Any] = []
+        for tp, end in ends.items():
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                values += [readable(record.value) for record in batch.get(tp, [])]
+        return values
+    finally:
+        await consumer.stop()

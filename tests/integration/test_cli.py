@@ -161,7 +161,14 @@ def processes() -> Iterator[dict[str, Launched]]:
             )
         ),
         "sigterm": Launched(
-            launch("worker", {"CRM_WORKER_HTTP_PORT": str(probe_port)}), probe_port
+            launch(
+                "worker",
+                {
+                    "CRM_WORKER_HTTP_PORT": str(probe_port),
+                    "CRM_EMBEDDED_KAFKA_PORT": str(free_port()),
+                },
+            ),
+            probe_port,
         ),
     }
     try:

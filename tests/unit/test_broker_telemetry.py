@@ -5,7 +5,6 @@ import contextlib
 import re
 from typing import Any
 
-from crm.topic_log import TopicLog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -56,7 +55,7 @@ def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[Any, ...]], fl
 async def test_samples_equal_faststreams_prometheus_middleware() -> None:
     theirs, ours = CollectorRegistry(), CollectorRegistry()
     await exercise(KafkaPrometheusMiddleware(registry=theirs, app_name="crm"))
-    await exercise(broker_telemetry(BrokerMetrics(ours, app_name="crm"), TopicLog()))
+    await exercise(broker_telemetry(BrokerMetrics(ours, app_name="crm")))
     expected = samples(theirs)
     assert samples(ours) == expected
     # and the exercise covered what matters
@@ -91,7 +90,7 @@ async def test_the_exposition_equals_faststreams_line_for_line() -> None:
     reads is what FastStream's own middleware would have it read."""
     theirs, ours = CollectorRegistry(), CollectorRegistry()
     await exercise(KafkaPrometheusMiddleware(registry=theirs, app_name="crm"))
-    await exercise(broker_telemetry(BrokerMetrics(ours, app_name="crm"), TopicLog()))
+    await exercise(broker_telemetry(BrokerMetrics(ours, app_name="crm")))
     expected = exposition(theirs)
     assert exposition(ours) == expected
     assert (
@@ -103,6 +102,6 @@ async def test_the_exposition_equals_faststreams_line_for_line() -> None:
 async def test_brokers_of_one_registry_record_into_the_same_families() -> None:
     registry = CollectorRegistry()
     for _ in range(2):
-        await exercise(broker_telemetry(BrokerMetrics(registry, app_name="crm"), TopicLog()))
+        await exercise(broker_telemetry(BrokerMetrics(registry, app_name="crm")))
     labels = {"app_name": "crm", "broker": "kafka", "handler": "t.ok"}
     assert registry.get_sample_value("faststream_received_messages_total", labels) == 6
