@@ -92,7 +92,7 @@ def tansu_command(binary: str, host: str, port: int) -> list[str]:
     ]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: the kernel sends it SIGTERM when the service dies, even
     by SIGKILL, so no orphaned broker keeps the port."""
     with contextlib.suppress(Exception):
@@ -139,7 +139,7 @@ class EmbeddedKafka:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             env={**os.environ, "RUST_LOG": os.environ.get("CRM_EMBEDDED_KAFKA_LOG", "warn")},
         )
         self._reader = asyncio.create_task(self._read_output(self._process), name="tansu-output")

@@ -46,7 +46,14 @@ def load_messages(path: Path) -> list[dict[str, Any]]:
 
 
 def _broker(settings: Settings) -> KafkaBroker:
-    return KafkaBroker(settings.kafka_servers)
+    # No FastStream log lines: standard output carries only what the command prints.
+    return KafkaBroker(settings.kafka_servers, logger=None)
+
+
+async def _raw_body(msg: Any) -> bytes:
+    """Change events are `application/cloudevents+json`, which FastStream does not decode
+    as JSON: the value is taken as it came and printed as one line."""
+    return bytes(msg.body)
 
 
 async def publish_file(settings: Settings, path: Path, topic: str | None) -> None:
@@ -68,10 +75,11 @@ async def tail(settings: Settings, from_beginning: bool) -> None:
     @broker.subscriber(
         settings.topics.customer_events,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        decoder=_raw_body,
         **consumer_options(settings),
     )
-    async def show(event: dict[str, Any]) -> None:
-        print(json.dumps(event, ensure_ascii=False), flush=True)
+    async def show(value: bytes) -> None:
+        print(value.decode(errors="replace"), flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

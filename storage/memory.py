@@ -226,6 +226,9 @@ class MemoryCollection:
     async def count_documents(self, *args: Any, **kwargs: Any) -> int:
         return int(self._c.count_documents(*args, **kwargs))
 
+    async def distinct(self, key: str, filter_: Any = None) -> list[Any]:
+        return list(self._c.distinct(key, filter_))
+
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> Any:
         """Runs each request in turn: mongomock's own bulk_write rejects PyMongo 4.20's
         request objects (they pass a `sort` argument it does not know)."""

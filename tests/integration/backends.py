@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 
-from crm.embedded_kafka import broker_binary, free_port, tansu_command
+from crm.embedded_kafka import broker_binary, die_with_parent, free_port, tansu_command
 from crm.kafka_tuning import group_ids
 from crm.runtime import Role, Runtime
 from crm.settings import Settings
@@ -67,6 +67,7 @@ def running_tansu() -> Iterator[Services]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # a killed test run leaves no broker behind
     )
     try:
         deadline = time.monotonic() + 10

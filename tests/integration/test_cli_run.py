@@ -43,9 +43,7 @@ def taken_port() -> Iterator[int]:
 
 def test_run_serves_prints_the_broker_address_and_stops_on_sigterm() -> None:
     kafka_port, http_port = free_port(), free_port()
-    process = crm_run(
-        {"CRM_EMBEDDED_KAFKA_PORT": str(kafka_port), "CRM_HTTP_PORT": str(http_port)}
-    )
+    process = crm_run({"CRM_EMBEDDED_KAFKA_PORT": str(kafka_port), "CRM_HTTP_PORT": str(http_port)})
     try:
         assert process.stdout is not None
         banner = []

@@ -1,8 +1,10 @@
-"""What only real Kafka and MongoDB can show (containers backend only).
+"""Deployments over the real Kafka protocol (`wire` and `containers`), and what only MongoDB
+can show (`containers` only).
 
 - every list and detail query of `storage/` is served by an index (`explain()`: an index
-  scan, never a collection scan), and start-up reconciles changed index definitions;
-- the facade and the worker work as separate processes that share only Kafka and MongoDB;
+  scan, never a collection scan), and start-up reconciles changed index definitions
+  (MongoDB only);
+- the facade and the worker work as separate runtimes that share only Kafka and the store;
 - workers in one consumer group split the partitions and keep each customer's order;
 - a worker stopped in the middle of a backlog loses nothing and applies nothing twice.
 """
@@ -18,6 +20,7 @@ import pytest
 
 from crm.runtime import Runtime
 from crm.web import facade_context
+from handlers.outbox import PUBLISHING_FIELDS
 from http_facade.app import create_app
 from schemas.ids import created_customer_id
 from storage import reports
@@ -30,6 +33,7 @@ from storage.customer_profile import (
     binding_id,
 )
 from storage.customers import CUSTOMERS, CustomerRepository
+from storage.database import Store
 from storage.follow_ups import FollowUpRepository
 from storage.indexes import ensure_indexes, index_plan
 from storage.journal import JOURNAL, CommandJournal
@@ -43,8 +47,6 @@ from storage.payments import PaymentRepository
 from tests.conftest import attach_probe, processed, published
 from tests.helpers import auth, new_request_id, publish_raw
 from tests.integration.backends import Services, consuming, deployment
-
-pytestmark = pytest.mark.containers_only
 
 PROFILES = "/api/v1/api/customers"
 CRM = "/api/v1/crm"
@@ -185,7 +187,7 @@ async def _every_read(ids: dict[str, str]) -> list[_Query]:
     await reports.metrics(db, t)
     journal = CommandJournal(db)
     await journal.find(t, "some-command")
-    await journal.unpublished(100)
+    await journal.unpublished(100, PUBLISHING_FIELDS)
     return db.queries
 
 
@@ -285,6 +287,7 @@ async def _populate(client: httpx.AsyncClient, runtime: Runtime) -> dict[str, st
     }
 
 
+@pytest.mark.containers_only  # explain() needs MongoDB
 async def test_every_list_and_detail_query_is_served_by_an_index(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
@@ -301,6 +304,7 @@ async def test_every_list_and_detail_query_is_served_by_an_index(
         )
 
 
+@pytest.mark.containers_only  # index reconciliation needs MongoDB
 async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
     runtime: Runtime,
 ) -> None:
@@ -330,6 +334,10 @@ async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
 # -- processes ------------------------------------------------------------------------------
 
 
+def shared(runtime: Runtime) -> Store | None:
+    return runtime.store if runtime.store.embedded else None
+
+
 def _http(runtime: Runtime) -> httpx.AsyncClient:
     app = create_app(facade_context(runtime), readiness=runtime.readiness)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
@@ -353,7 +361,7 @@ async def test_facade_and_worker_share_only_kafka_and_mongodb(services: Services
             assert detail.status_code == 200
             assert detail.json()["phone"] == "138****0001"
             assert (await http.get("/ready")).status_code == 200
-            # with real Kafka the embedded /dev/topics routes do not exist
+            # there are no /dev/topics routes: outside producers use Kafka itself
             dev = await http.post(f"/dev/topics/{api.topics.commands}", json={"value": {}})
             assert dev.status_code == 404
         events = await published(worker, worker.topics.customer_events)
@@ -427,7 +435,8 @@ async def test_worker_stopped_mid_backlog_loses_nothing_and_applies_nothing_twic
             await asyncio.sleep(0.01)
         await first.stop()  # SIGTERM's path: in-flight finishes and commits, clients close
 
-        second = Runtime(first.settings, role="worker")
+        # the same database: on the in-memory store, the same store object
+        second = Runtime(first.settings, role="worker", store=shared(first))
         await second.start()
         try:
             attach_probe(second, probe)
