@@ -16,8 +16,6 @@ from crm.runtime import Runtime
 from tests.conftest import published
 from tests.helpers import TEST_SECRET, auth, make_token, new_request_id, publish_raw
 
-pytestmark = pytest.mark.wire_only  # reads the embedded dead-letter topic
-
 PHONE = "13987654321"
 OTHER_PHONE = "+8613512345678"
 
@@ -38,6 +36,10 @@ async def test_no_phone_token_or_secret_in_log_records(
     runtime: Runtime, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # As the service runs (crm/logging_setup.py): aiokafka is held at WARNING whatever
+    # CRM_LOG_LEVEL says, because its DEBUG lines quote whole records ("Sending (key=...
+    # value=...)"), phones included.
+    caplog.set_level(logging.WARNING, logger="aiokafka")
     token = make_token()
     headers = {"Authorization": f"Bearer {token}"}
 

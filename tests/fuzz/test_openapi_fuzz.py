@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from crm.runtime import Runtime
 from schemas.envelope import CommandEnvelope, CommandStatus, CommandType
+from tests.conftest import published
 from tests.helpers import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,6 @@ EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "5"))
 TENANT = "t1"
 OTHER_TENANT = "t2"
 
-pytestmark = pytest.mark.wire_only  # reads the embedded topic log (dead letters)
 
 
 def fuzz_settings(max_examples: int) -> settings:
@@ -213,9 +213,8 @@ def error_code(response: httpx.Response) -> str:
     return str(body["error"]["code"] if "error" in body else body["code"])
 
 
-def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
-    assert runtime.topic_log is not None
-    return runtime.topic_log.messages(runtime.topics.commands_dlq)
+async def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
+    return await published(runtime, runtime.topics.commands_dlq)
 
 
 async def check_with_full_permissions(
@@ -224,7 +223,7 @@ async def check_with_full_permissions(
     response = await send(client, case, auth(tenant=TENANT))
     validate(case, response, checks)
     assert response.status_code != 202, f"write not answered in time: {response.text}"
-    assert dead_letters(runtime) == [], "the facade accepted a request the worker refused"
+    assert await dead_letters(runtime) == [], "the facade accepted a request the worker refused"
     return response
 
 
