@@ -79,7 +79,6 @@ TENANT = "t1"
 OTHER_TENANT = "t2"
 
 
-
 def fuzz_settings(max_examples: int) -> settings:
     # The fixtures are set up once per operation and shared by its examples (on purpose:
     # state builds up as a client's would); Hypothesis' per-example health checks do not

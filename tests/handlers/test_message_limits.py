@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from crm.runtime import Runtime
 from handlers.command_consumer import MAX_MESSAGE_BYTES, CommandConsumer, Outcome
@@ -13,8 +14,6 @@ from handlers.integration_events import IntegrationEventConsumer
 from handlers.pipeline import CommandProcessor
 from tests.conftest import published
 from tests.helpers import publish_raw
-
-pytestmark = pytest.mark.wire_only  # inline delivery and the embedded topic log
 
 
 class Captured:
@@ -42,13 +41,32 @@ def command(name: str, pad: int = 0) -> bytes:
     ).encode()
 
 
+async def publish_oversized(
+    runtime: Runtime, topic: str, value: bytes, key: bytes, headers: dict[str, str]
+) -> None:
+    """A producer that allows records over 1 MiB (aiokafka's default `max_request_size`
+    refuses them before sending). Tansu accepts them; Apache Kafka's default
+    `message.max.bytes` refuses them, so these tests run on `wire` only."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=runtime.settings.kafka_servers, max_request_size=4 * MAX_MESSAGE_BYTES
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
+        )
+    finally:
+        await producer.stop()
+
+
 def test_the_default_limit_is_one_mebibyte() -> None:
     assert MAX_MESSAGE_BYTES == 1024 * 1024
 
 
+@pytest.mark.wire_only  # a record over 1 MiB (see publish_oversized)
 async def test_a_command_over_the_default_limit_is_dead_lettered(runtime: Runtime) -> None:
     big = command("Huge", pad=MAX_MESSAGE_BYTES)
-    await publish_raw(runtime, runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
+    await publish_oversized(runtime, runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
     await publish_raw(runtime, runtime.topics.commands, command("Small"), b"t1:small", {})
 
     [dead] = await published(runtime, runtime.topics.commands_dlq)
@@ -103,6 +121,7 @@ async def test_a_too_large_dead_letter_carries_only_a_sample(runtime: Runtime) -
     assert headers["x-dlq-original-size"] == str(len(big))
 
 
+@pytest.mark.wire_only  # a record over 1 MiB (see publish_oversized)
 async def test_an_integration_event_over_the_limit_is_dead_lettered(runtime: Runtime) -> None:
     event = {
         "specversion": "1.0",
@@ -126,7 +145,7 @@ async def test_an_integration_event_over_the_limit_is_dead_lettered(runtime: Run
 
     # Through the runtime's own consumer (default limit): a 1 MiB+ event is refused too.
     huge = json.dumps({**event, "id": "ev-huge", "pad": "x" * MAX_MESSAGE_BYTES}).encode()
-    await publish_raw(runtime, runtime.topics.integration_events, huge, b"wecom", {})
+    await publish_oversized(runtime, runtime.topics.integration_events, huge, b"wecom", {})
     [dead] = await published(runtime, runtime.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "too_large"
     assert dead["headers"]["x-dlq-original-topic"] == runtime.topics.integration_events

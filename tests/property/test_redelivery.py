@@ -32,8 +32,9 @@ from storage.journal import JOURNAL
 from storage.opportunities import OPPORTUNITIES
 from storage.parked_events import PARKED_EVENTS
 from storage.payments import PAYMENTS
-from tests.conftest import embedded_settings, published
+from tests.conftest import attach_probe, published
 from tests.helpers import publish_raw
+from tests.integration.backends import Services, deployment
 
 TENANT = "t1"
 ISSUED_AT = "2026-11-21T08:00:00.000Z"
@@ -341,13 +342,11 @@ def with_repeats(draw: Draw) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 @asynccontextmanager
-async def fresh_runtime() -> AsyncIterator[Runtime]:
-    runtime = Runtime(embedded_settings())
-    await runtime.start()
-    try:
+async def fresh_runtime(services: Services) -> AsyncIterator[Runtime]:
+    """A worker of its own (topics, groups, store) on the session's broker."""
+    async with deployment(services) as ([runtime], probe):
+        attach_probe(runtime, probe)
         yield runtime
-    finally:
-        await runtime.stop()
 
 
 def key_of(envelope: dict[str, Any]) -> bytes:
@@ -401,9 +400,8 @@ async def change_events(runtime: Runtime) -> dict[str, dict[str, Any]]:
     return by_id
 
 
-def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
-    assert runtime.topic_log is not None
-    return runtime.topic_log.messages(runtime.topics.commands_dlq)
+async def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
+    return await published(runtime, runtime.topics.commands_dlq)
 
 
 # --- the property -----------------------------------------------------------------------
@@ -417,13 +415,14 @@ def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
 )
 @given(runs=with_repeats())
 async def test_repeated_commands_have_the_effects_of_the_sequence_without_repeats(
+    wire_services: Services,
     runs: tuple[list[dict[str, Any]], list[dict[str, Any]]],
 ) -> None:
     once, repeated = runs
-    async with fresh_runtime() as first, fresh_runtime() as second:
+    async with fresh_runtime(wire_services) as first, fresh_runtime(wire_services) as second:
         await deliver(first, once)
         await deliver(second, repeated)
-        assert dead_letters(first) == dead_letters(second) == []
+        assert await dead_letters(first) == await dead_letters(second) == []
         events_once = await change_events(first)
         events_repeated = await change_events(second)
         assert set(events_repeated) == set(events_once)
