@@ -1,5 +1,6 @@
 """The checked-in contracts equal what the service serves (regenerate: `make contracts`)."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -7,10 +8,23 @@ import pytest
 import yaml
 
 from crm.contracts import ASYNCAPI_FILE, OPENAPI_FILE
+from crm.runtime import Runtime
+from crm.settings import Settings
+from crm.web import facade_context
+from http_facade.app import create_app
+from tests.helpers import TEST_SECRET
 
-# The documents are generated from the code for the default topic names: the embedded
-# runtime has them; the containers backend renames every topic per test.
-pytestmark = pytest.mark.wire_only
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """The app as the service builds it, with the default topic names the documents are
+    generated for (the test backends rename every topic per test). Nothing here needs the
+    broker or the store, so the runtime is not started."""
+    runtime = Runtime(Settings(jwt_secret=TEST_SECRET))
+    transport = httpx.ASGITransport(app=create_app(facade_context(runtime)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIFT = "{name} drifted from the code: run `make contracts` and review the diff"
