@@ -443,3 +443,43 @@ async def topic_values(kafka_servers: list[str], topic: str) -> list[Any]:
         return values
     finally:
         await consumer.stop()
+
+
+async def die_abruptly(runtime: Runtime) -> None:
+    """The runtime's process is killed (SIGKILL, OOM, a lost node): its handlers stop where
+    they are, nothing more is committed, its consumers never leave their groups (the broker
+    drops them after the session timeout) and its relay keeps the lease until it expires.
+
+    aiokafka has no public way to die: `AIOKafkaConsumer.stop()` sends LeaveGroup (and
+    commits, with auto-commit on). So the consumers' background tasks (group coordination,
+    heartbeats, fetches) are cancelled and their sockets closed here through aiokafka's
+    private attributes; a test-only reach into its internals, for want of a public one."""
+    relay = runtime._relay_task
+    runtime._relay_task = None  # dead: no final relay pass, no lease release on stop()
+    if relay is not None:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+    for subscriber in runtime.broker.subscribers:
+        subscriber.running = False
+        handling = list(subscriber.tasks)  # FastStream's consume loops, in-flight handler in
+        for task in handling:
+            task.cancel()
+        await asyncio.gather(*handling, return_exceptions=True)
+        consumer = subscriber.consumer
+        if consumer is None:
+            continue
+        coordinator = consumer._coordinator
+        background = [
+            task
+            for task in (
+                coordinator._coordination_task,
+                coordinator._heartbeat_task,
+                coordinator._commit_refresh_task,
+                consumer._fetcher._fetch_task,
+            )
+            if task is not None
+        ]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await consumer._client.close()  # its sockets: no LeaveGroup, no commit went out
