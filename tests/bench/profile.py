@@ -6,7 +6,8 @@ written to /dev/null), puts wrk's write load on it (16 connections POSTing new c
 as `make bench` does) and prints cProfile's figures for this process's main thread (the
 event loop: HTTP, Kafka clients, worker, relay; the broker is another process): own time
 summed by package, then the top functions by own time. cProfile roughly halves the
-throughput; the shares are what to read. Run: `.venv/bin/python -m tests.bench.profile`.
+throughput; the shares are what to read. Here uvicorn binds its own socket (TCP_NODELAY on),
+unlike `crm run` today (docs/performance.md). Run: `.venv/bin/python -m tests.bench.profile`.
 """
 
 import argparse

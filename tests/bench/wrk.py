@@ -44,6 +44,11 @@ def wrk(
     if script_args:
         command += ["--", *script_args]
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+    return read_report(out, url)
+
+
+def read_report(out: str, url: str) -> WrkRun:
+    """The figures of wrk's report (with `--latency`); exits on any failed request."""
     failed = "Non-2xx or 3xx responses" in out or "Socket errors" in out
     created = re.search(r"answers other than 201: (\d+)", out)
     if failed or (created is not None and int(created.group(1))):
