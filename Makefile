@@ -45,15 +45,21 @@ clean:
 contracts: $(STAMP)
 	$(BIN)/crm contracts
 
+# Both benches drive HTTP with wrk, installed (Debian) when missing.
+WRK := command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk >/dev/null))
+
+# HTTP writes (through Kafka) and reads on `crm run` vs floors built from the same
+# libraries, same run (docs/performance.md); a few minutes.
 bench: $(STAMP)
+	@$(WRK)
 	$(BIN)/python -m tests.bench.bench
 
 profile: $(STAMP)
 	$(BIN)/python -m tests.bench.profile
 
-# wrk against `crm run` (GET customer detail) vs a bare FastAPI floor, same run; installs wrk
-# (Debian) when missing.
+# wrk against `crm run` (GET customer detail) vs a bare FastAPI floor, same run (also part
+# of `make bench`).
 load: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq wrk >/dev/null))
+	@$(WRK)
 	$(BIN)/python -m tests.bench.load

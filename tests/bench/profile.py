@@ -1,75 +1,123 @@
-"""`make profile`: where the time of the benchmark's command and import paths goes.
+"""`make profile`: where the embedded service's time goes under `make bench`'s write load.
 
-Runs 300 `customer.create` commands and three 1000-item imports (through the API) on the
-embedded backends with 2000 stored customers, under cProfile, and prints the top lines
-of each by own time. Run: `.venv/bin/python -m tests.bench.profile [--top N]`.
+Starts the service in this process as `crm run` does (the runtime with its own Tansu broker
+on a free port and the in-memory store, `crm.web.build_app` under uvicorn, JSON logs, here
+written to /dev/null), puts wrk's write load on it (16 connections POSTing new customers,
+as `make bench` does) and prints cProfile's figures for this process's main thread (the
+event loop: HTTP, Kafka clients, worker, relay; the broker is another process): own time
+summed by package, then the top functions by own time. cProfile roughly halves the
+throughput; the shares are what to read. Here uvicorn binds its own socket (TCP_NODELAY on),
+unlike `crm run` today (docs/performance.md). Run: `.venv/bin/python -m tests.bench.profile`.
 """
 
 import argparse
 import asyncio
 import cProfile
 import io
+import os
 import pstats
-import uuid
-from collections.abc import Awaitable, Callable
+import sys
+from collections import Counter
+from pathlib import Path
 
+import uvicorn
+
+from crm.embedded_kafka import free_port
+from crm.logging_setup import configure_logging
 from crm.runtime import Runtime
-from crm.web import facade_context
-from http_facade.app import create_app
-from tests.bench.bench import TENANT, client_for, create_commands, seed
-from tests.conftest import embedded_settings
-from tests.helpers import auth
+from crm.settings import Settings
+from crm.web import build_app
+from http_facade.auth import mint_token
+from tests.bench.write_floor import PATH
+from tests.bench.writes import post_load
+from tests.helpers import TEST_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+STDLIB = Path(os.__file__).parent
+IDLE = "select.epoll"  # the event loop waiting for sockets: not work
 
 
-def importer(runtime: Runtime) -> Callable[[], Awaitable[None]]:
-    client = client_for(create_app(facade_context(runtime)))
-
-    async def one_import() -> None:
-        headers = auth(("customers.write",), tenant=TENANT, request_id=str(uuid.uuid4()))
-        items = [{"name": f"Imported {uuid.uuid4()}", "phone": "13812345678"} for _ in range(1000)]
-        response = await client.post(
-            "/api/v1/crm/customers/import", json={"items": items}, headers=headers
-        )
-        response.raise_for_status()
-        await runtime.relay.run_once()  # untimed in the bench; profiled here too
-
-    return one_import
+def package_of(file_name: str) -> str:
+    """`aiokafka`, `handlers`, `asyncio`, ... for a profiled function's file."""
+    if "site-packages/" in file_name:
+        return file_name.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    path = Path(file_name)
+    for base, label in ((ROOT, "ours: {}"), (STDLIB, "stdlib: {}")):
+        if path.is_relative_to(base):
+            return label.format(path.relative_to(base).parts[0].removesuffix(".py"))
+    return "C functions (socket calls, json, ...)" if file_name == "~" else file_name
 
 
-async def profiled(work: Callable[[], Awaitable[None]], top: int, title: str) -> None:
-    profile = cProfile.Profile()
-    profile.enable()
-    await work()
-    profile.disable()
+def report(profile: cProfile.Profile, top: int) -> None:
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(top)
-    print(f"== {title} ==")
+    stats = pstats.Stats(profile, stream=out)
+    by_package: Counter[str] = Counter()
+    idle = 0.0
+    # Keyed by (file, line, name): get_stats_profile() would merge same-named functions.
+    for (file_name, _, name), (_, _, own_s, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if IDLE in name:
+            idle += own_s
+        else:
+            by_package[package_of(file_name)] += own_s
+    busy = sum(by_package.values()) or 1.0
+    print(f"== own time by package: {busy:.2f} s busy (and {idle:.2f} s waiting in epoll) ==")
+    for package, seconds in by_package.most_common(20):
+        print(f"{100 * seconds / busy:5.1f}%  {package}")
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    print(f"== top {top} functions by own time ==")
     print(out.getvalue().strip())
 
 
-async def run(top: int) -> None:
-    runtime = Runtime(embedded_settings(relay_interval_s=60.0))
-    await runtime.start()
+async def run(seconds: int, top: int, connections: int) -> None:
+    settings = Settings(
+        kafka_url=None,
+        mongo_url=None,
+        embedded_kafka_port=free_port(),
+        http_port=free_port(),
+        jwt_secret=TEST_SECRET,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(Runtime(settings)),
+            host="127.0.0.1",
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()  # start-up failed: raise its error
+            sys.exit("the service stopped at start-up")
+        await asyncio.sleep(0.05)
+    token = mint_token(TEST_SECRET, sub="bench", tenant="bench", permissions=["customers.write"])
+    url = f"http://127.0.0.1:{settings.http_port}{PATH}"
     try:
-        await seed(runtime, 2000)
-        await create_commands(runtime, 50)  # warm
-        await profiled(lambda: create_commands(runtime, 300), top, "300 customer.create commands")
-        one_import = importer(runtime)
-        await one_import()  # warm
-
-        async def imports() -> None:
-            for _ in range(3):
-                await one_import()
-
-        await profiled(imports, top, "3 imports of 1000 items (with their relay passes)")
+        await asyncio.to_thread(post_load, url, token, 2, connections)  # warm-up
+        profile = cProfile.Profile()
+        profile.enable()  # this thread only: the event loop's
+        load = await asyncio.to_thread(post_load, url, token, seconds, connections)
+        profile.disable()
     finally:
-        await runtime.stop()
+        server.should_exit = True
+        await serving
+    print(
+        f"under the profiler: {load.per_s:.0f} writes/s, p50 {load.p50_ms:.1f} ms, "
+        f"p99 {load.p99_ms:.1f} ms (wrk -t1 -c{connections} -d{seconds}s)"
+    )
+    report(profile, top)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--top", type=int, default=25)
-    asyncio.run(run(parser.parse_args().top))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="of profiled load")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    with open(os.devnull, "w") as logs:  # the log lines are formatted, then dropped
+        configure_logging(role="all", stream=logs)
+        asyncio.run(run(args.seconds, args.top, args.connections))
 
 
 if __name__ == "__main__":
