@@ -35,6 +35,7 @@ from handlers.subscribers import register_command_subscriber, register_integrati
 from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
+from storage.journal_watch import JournalWatch
 from storage.leases import Lease
 from storage.submissions import CommandSubmissions
 
@@ -74,7 +75,10 @@ class Runtime:
             logger=logging.getLogger("crm.kafka"),
             log_level=logging.DEBUG,  # per-message lines; our own log lines say what matters
         )
-        self.processor = CommandProcessor(self.store.db)
+        # A write's HTTP answer waits for its result; with the worker in this process the
+        # pipeline wakes it at once (the facade still polls, as it must across processes).
+        self.journal_watch = JournalWatch()
+        self.processor = CommandProcessor(self.store.db, self.journal_watch)
         self.relay = OutboxRelay(
             CommandJournal(self.store.db),
             self.publish_event,

@@ -20,7 +20,10 @@ def facade_context(runtime: Runtime) -> FacadeContext:
         db=runtime.store.db,
         jwt_secret=runtime.settings.effective_jwt_secret,
         commands=CommandGateway(
-            runtime.store.db, runtime.publish_command, runtime.settings.reply_timeout_s
+            runtime.store.db,
+            runtime.publish_command,
+            runtime.settings.reply_timeout_s,
+            runtime.journal_watch,
         ),
         health=health,
         asyncapi=build_asyncapi(runtime.topics),

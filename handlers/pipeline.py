@@ -31,6 +31,7 @@ from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
 from storage.journal import DECIDED, CommandJournal, journal_id
+from storage.journal_watch import JournalWatch
 
 BATCH_STATUSES = ("created", "duplicate", "invalid")
 
@@ -42,10 +43,12 @@ class InvalidCommand(ValueError):
 class CommandProcessor:
     """Runs the decide → commit → apply → finish steps for one command at a time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, watch: JournalWatch | None = None) -> None:
+        """`watch`: told when a command's result is final, for waiters in this process."""
         self._db = db
         self._journal = CommandJournal(db)
         self._customers = CustomerRepository(db)
+        self._watch = watch
 
     async def process(self, envelope: CommandEnvelope) -> CommandResult:
         entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
@@ -58,6 +61,8 @@ class CommandProcessor:
                 assert entry is not None
         if entry["state"] == DECIDED:
             entry = await self._apply(entry)
+        if self._watch is not None:
+            self._watch.changed(envelope.tenant_id, envelope.command_id)
         return CommandResult.model_validate(entry["result"])
 
     async def _decide(self, envelope: CommandEnvelope) -> Decision:

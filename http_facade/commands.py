@@ -4,7 +4,6 @@ Not FastStream's request/reply API: it works under the test broker but raises ag
 a real Kafka broker. The worker writes the result into the command journal; we poll it.
 """
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +14,7 @@ from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fing
 from schemas.errors import ErrorCode, ErrorKind
 from storage.database import Database, Document
 from storage.journal import APPLIED, CommandJournal
+from storage.journal_watch import JournalWatch, until_changed
 from storage.submissions import CommandSubmissions
 
 Publish = Callable[[dict[str, Any], bytes], Awaitable[None]]
@@ -37,11 +37,20 @@ def command_status_path(command_id: str) -> str:
 
 
 class CommandGateway:
-    def __init__(self, db: Database, publish: Publish, reply_timeout_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        publish: Publish,
+        reply_timeout_s: float,
+        watch: JournalWatch | None = None,
+    ) -> None:
+        """`watch`: the in-process signal of the worker's results, when the worker runs in
+        this process (storage/journal_watch.py); the journal is polled either way."""
         self._journal = CommandJournal(db)
         self._submissions = CommandSubmissions(db)
         self._publish = publish
         self._timeout_s = reply_timeout_s
+        self._watch = watch if watch is not None else JournalWatch()
 
     async def execute(self, envelope: CommandEnvelope, key: bytes) -> CommandResult:
         """Publish unless already known, then wait for the result (or raise CommandPending).
@@ -80,12 +89,13 @@ class CommandGateway:
         deadline = time.monotonic() + self._timeout_s
         pause = FIRST_POLL_S
         while True:
-            entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
-            if entry is not None and entry.get("state") == APPLIED:
-                return entry
-            if time.monotonic() >= deadline:
-                return entry
-            await asyncio.sleep(pause)
+            with self._watch.expect(envelope.tenant_id, envelope.command_id) as changed:
+                entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
+                if entry is not None and entry.get("state") == APPLIED:
+                    return entry
+                if time.monotonic() >= deadline:
+                    return entry
+                await until_changed(changed, pause)
             pause = min(pause * 2, MAX_POLL_S)
 
     async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
