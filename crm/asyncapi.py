@@ -124,6 +124,7 @@ DEAD_LETTER_HEADERS = {
                 "not_cloudevent",
                 "invalid_data",
                 "processing_failed",
+                "rejected",
             ],
         },
         "x-dlq-error": {"type": "string", "maxLength": 1000},

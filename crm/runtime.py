@@ -102,6 +102,7 @@ class Runtime:
             max_message_bytes=settings.max_message_bytes,
             backoff_s=settings.retry_backoff_s,
             on_processed=self.relay.kick,
+            topic=self.topics.integration_events,
         )
         self.consumer = CommandConsumer(
             self.processor,

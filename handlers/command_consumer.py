@@ -27,11 +27,13 @@ from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
 from schemas.envelope import CommandEnvelope, CommandResult
+from schemas.ids import INTEGRATION_COMMAND_PREFIX, reserved_command_id
 
 log = logging.getLogger("crm.worker")
 
 T = TypeVar("T")
 MAX_MESSAGE_BYTES = 1024 * 1024  # default bound of a consumed message's value
+RESERVED_COMMAND_ID = f"commandId: the prefix {INTEGRATION_COMMAND_PREFIX} is reserved"
 # Called after a command was processed (also on a redelivery that found it done), outside
 # the key's lock; a transient store error it raises leaves the command for redelivery.
 AfterCommand = Callable[[CommandEnvelope, CommandResult], Awaitable[None]]
@@ -62,9 +64,10 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
     """The envelope, parsed and validated in one pass (pydantic's JSON parser: half the
     cost of `json.loads` and then validating, on every command). Text that is not JSON,
     or not UTF-8, or that holds a lone UTF-16 surrogate escape (which could never be
-    stored), is `undecodable`."""
+    stored), is `undecodable`. A command id only integration events' commands may have
+    (`schemas.ids.reserved_command_id`) is an `invalid_envelope`."""
     try:
-        return CommandEnvelope.model_validate_json(value)
+        envelope = CommandEnvelope.model_validate_json(value)
     except ValidationError as exc:
         errors = exc.errors()
         not_json = [error for error in errors if error["type"] == "json_invalid"]
@@ -73,6 +76,9 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
         unknown_type = any(error["loc"][:1] == ("type",) for error in errors)
         reason = "unknown_type" if unknown_type else "invalid_envelope"
         raise Poison(reason, validation_summary(exc)) from exc
+    if reserved_command_id(envelope.command_id):
+        raise Poison("invalid_envelope", RESERVED_COMMAND_ID)
+    return envelope
 
 
 async def dead_letter_too_large(

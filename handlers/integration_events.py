@@ -9,14 +9,16 @@ everything else:
     interaction.recorded → customer.add_interaction
 
 The command id is derived from the event's `(source, id)`, so a redelivered event finds
-its journal entry and has no second effect; the actor is the event's source. Domain
-rejections (an identity bound to another customer, a deleted customer) are stored results
-like any command's.
+its journal entry and has no second effect; the actor is the event's source. No event is
+dropped silently: each is applied, parked, or dead-lettered with a reason. A domain
+rejection (an identity bound to another live customer, a customer deleted meanwhile) is
+stored like any command's result, and the event is dead-lettered (`rejected`, with the
+error code and message), also when a release of a parked event meets it.
 
 Resolving the customer:
 - `customerId` — a live customer of the tenant, else `unknown_customer`;
-- `identity` (and the identity of `identity.unlinked`) — the customer its binding names,
-  else `unknown_identity`;
+- `identity` (and the identity of `identity.unlinked`) — the live customer its binding
+  names, else `unknown_identity` (a deleted customer's identities are released: parked);
 - `identity.linked` with `match` — the one live customer with that phone (exact) or email
   (case-insensitive); none is `no_match`, two or more is `ambiguous_match` (never guessed).
   An `identity.linked` event that does not resolve by its own `customerId`/`match` but
@@ -63,7 +65,7 @@ from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from schemas.base import CamelModel, iso, iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
-from schemas.ids import ID_NAMESPACE, partition_key
+from schemas.ids import ID_NAMESPACE, INTEGRATION_COMMAND_PREFIX, partition_key
 from schemas.integration_events import (
     DATA_MODELS,
     CloudEvent,
@@ -75,7 +77,8 @@ from schemas.integration_events import (
     ParkReason,
     ProfileMetricsData,
 )
-from storage.customer_profile import BindingRepository, binding_id
+from schemas.topics import Topics
+from storage.customer_profile import BindingRepository, binding_key
 from storage.customers import CustomerRepository
 from storage.database import Database, Document
 from storage.journal import CommandJournal
@@ -84,7 +87,6 @@ from storage.parked_events import (
     contact_keys,
     contact_keys_of,
     customers_matching,
-    parked_id,
 )
 
 log = logging.getLogger("crm.integration")
@@ -106,12 +108,14 @@ RELEASING_COMMANDS = frozenset(
 MAX_REFRESH_SOURCE = 64  # the refresh endpoint's `source` bound
 RELEASE_BATCH = 100
 CE_HEADER_PREFIX = "ce_"
+# The dead-letter reason of an event whose command was rejected (its error in x-dlq-error).
+REJECTED = "rejected"
 
 
 def event_command_id(source: str, event_id: str) -> str:
     """The command id of an event: deterministic in `(source, id)`, bounded, unambiguous."""
     name = json.dumps([source, event_id], separators=(",", ":"))
-    return f"integration:{uuid.uuid5(ID_NAMESPACE, name)}"
+    return f"{INTEGRATION_COMMAND_PREFIX}{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,6 @@ class IntegrationEvent:
         return event_command_id(self.cloud.source, self.cloud.id)
 
     @property
-    def parked_id(self) -> str:
-        return parked_id(self.tenant_id, self.command_id)
-
-    @property
     def identity(self) -> dict[str, str] | None:
         """The external identity the event is about, if any (camelCase)."""
         data = self.data
@@ -153,12 +153,7 @@ class IntegrationEvent:
         identity = self.identity
         if identity is None:
             return None
-        return binding_id(
-            self.tenant_id,
-            identity["systemType"],
-            identity["systemName"],
-            identity["externalId"],
-        )
+        return _identity_key(self.tenant_id, identity)
 
 
 def _structured(message: RawMessage) -> Any:
@@ -268,8 +263,10 @@ class IntegrationEventConsumer:
         backoff_s: float = 0.05,
         on_processed: Callable[[], None] | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        topic: str = Topics().integration_events,
     ) -> None:
         self._db = db
+        self._topic = topic  # named in the dead letter of a released event
         self._processor = processor
         self._dead_letters = dead_letters
         self._locks = locks or KeyedLock()
@@ -294,12 +291,14 @@ class IntegrationEventConsumer:
 
     async def _apply_raw(self, message: RawMessage) -> None:
         event = decode_event(message)
-        await with_retries(
+        result = await with_retries(
             lambda: self.handle(event),
             retries=self._retries,
             backoff_s=self._backoff_s,
             what=f"integration event {event.cloud.source}/{event.cloud.id}",
         )
+        if result is not None and result.status is CommandStatus.REJECTED:
+            raise Poison(REJECTED, _rejection(result))
 
     async def handle(self, event: IntegrationEvent) -> CommandResult | None:
         """Apply the event, or park it; None when parked."""
@@ -307,7 +306,8 @@ class IntegrationEventConsumer:
         result: CommandResult | None
         if isinstance(resolution, Resolved):
             result = await self._apply(event, resolution.customer_id)
-            await self._parked.remove(event.parked_id)  # parked by an earlier delivery
+            # parked by an earlier delivery
+            await self._parked.remove_event(event.tenant_id, event.command_id)
         else:
             result = await self._park_unless_done(event, resolution)
         if result is not None:
@@ -334,8 +334,8 @@ class IntegrationEventConsumer:
         tenant_id = envelope.tenant_id
         if not await self._parked.any_in(tenant_id):
             return
-        if envelope.type is CommandType.CUSTOMER_BIND_EXTERNAL and result.entity_id:
-            await self.release_identities(tenant_id, [result.entity_id])
+        if envelope.type is CommandType.CUSTOMER_BIND_EXTERNAL and isinstance(result.data, dict):
+            await self.release_identities(tenant_id, [_identity_key(tenant_id, result.data)])
         elif envelope.type in (CommandType.CUSTOMER_CREATE, CommandType.CUSTOMER_UPDATE):
             data = result.data if isinstance(result.data, dict) else {}
             # An updated customer's id existed before: no event can be waiting for it.
@@ -401,6 +401,8 @@ class IntegrationEventConsumer:
                 await self._parked.note_attempt(doc["_id"], iso_now(), reason=resolution.reason)
                 return 0
             result = await self._apply(event, resolution.customer_id)
+            if result.status is CommandStatus.REJECTED:
+                await self._dead_letter_parked(doc, result)
             await self._parked.remove(doc["_id"])
         except Exception as exc:
             if is_transient(exc):
@@ -412,6 +414,17 @@ class IntegrationEventConsumer:
         if _bound_identity(event, result) and event.identity_key is not None:
             newly_bound.append(event.identity_key)
         return 1
+
+    async def _dead_letter_parked(self, doc: Document, result: CommandResult) -> None:
+        """A released event whose command was rejected leaves the parked list for the
+        dead-letter topic, with the rejection (it was consumed long ago: its partition and
+        offset are not known, -1)."""
+        error = _rejection(result)
+        log.warning("dead-lettering released integration event %s: %s", doc["_id"], error)
+        message = RawMessage(
+            value=str(doc["_raw"]).encode(), topic=self._topic, partition=-1, offset=-1
+        )
+        await self._dead_letters.send(message, REJECTED, error)
 
     async def _after_event(self, event: IntegrationEvent, result: CommandResult) -> None:
         if _bound_identity(event, result) and event.identity_key is not None:
@@ -446,9 +459,22 @@ class IntegrationEventConsumer:
         return Resolved(bound) if bound is not None else Unresolved(ParkReason.UNKNOWN_IDENTITY)
 
     async def _bound_customer(self, event: IntegrationEvent) -> str | None:
-        key = event.identity_key
-        binding = await self._bindings.get(key) if key is not None else None
-        return str(binding["customerId"]) if binding is not None else None
+        """The live customer the event's identity is bound to. A binding of a deleted
+        customer (left by a delete before deletes released identities) binds nothing."""
+        identity = event.identity
+        if identity is None:
+            return None
+        binding = await self._bindings.get(
+            event.tenant_id,
+            identity["systemType"],
+            identity["systemName"],
+            identity["externalId"],
+        )
+        if binding is None:
+            return None
+        customer_id = str(binding["customerId"])
+        alive = await self._customers.get(event.tenant_id, customer_id) is not None
+        return customer_id if alive else None
 
     async def _apply(self, event: IntegrationEvent, customer_id: str) -> CommandResult:
         """Run the event's command under its customer's lock (as a keyed command would)."""
@@ -480,13 +506,12 @@ class IntegrationEventConsumer:
         if isinstance(again, Unresolved):
             return None
         result = await self._apply(event, again.customer_id)
-        await self._parked.remove(event.parked_id)
+        await self._parked.remove_event(event.tenant_id, event.command_id)
         return result
 
     @staticmethod
     def _parked_doc(event: IntegrationEvent, resolution: Unresolved) -> Document:
         return {
-            "_id": event.parked_id,
             "tenantId": event.tenant_id,
             "commandId": event.command_id,
             "eventId": event.cloud.id,
@@ -501,6 +526,18 @@ class IntegrationEventConsumer:
             "_matchKeys": resolution.match_keys,
             "_raw": json.dumps(event.raw, separators=(",", ":"), default=str),
         }
+
+
+def _identity_key(tenant_id: str, identity: dict[str, Any]) -> str:
+    """The binding key of an identity given in camelCase."""
+    return binding_key(
+        tenant_id, identity["systemType"], identity["systemName"], identity["externalId"]
+    )
+
+
+def _rejection(result: CommandResult) -> str:
+    error = result.error
+    return f"{error.code}: {error.message}" if error is not None else "rejected"
 
 
 def _bound_identity(event: IntegrationEvent, result: CommandResult) -> bool:

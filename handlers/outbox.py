@@ -21,7 +21,13 @@ from schemas.events import (
     SPEC_VERSION,
     change_event_type,
 )
-from schemas.ids import derived_id, partition_key
+from schemas.ids import (
+    COMMAND_SEPARATOR,
+    command_key,
+    derived_id,
+    legacy_derived_id,
+    partition_key,
+)
 from storage.changes import Change, inserted_document
 from storage.database import Document
 from storage.documents import public
@@ -111,9 +117,22 @@ def _written_documents(changes: Sequence[Change]) -> dict[int, list[int]]:
     }
 
 
-def event_id(tenant_id: str, command_id: str, position: int) -> str:
-    """Stable across redeliveries and relay restarts: consumers deduplicate on it."""
-    return derived_id(tenant_id, command_id, "event", str(position))
+def event_id(tenant_id: str, command_id: str, position: int, *, legacy: bool = False) -> str:
+    """Stable across redeliveries and relay restarts: consumers deduplicate on it.
+    `legacy`: derived as releases before `schemas.ids.derived_id` changed did."""
+    derive = legacy_derived_id if legacy else derived_id
+    return derive(tenant_id, command_id, "event", str(position))
+
+
+def decided_by_older_release(entry: Document) -> bool:
+    """Whether an older release decided this entry and its events keep the ids it gave
+    them (it may have published some before it stopped). Only a tenant id with `:` has
+    ids of another form now (`schemas.ids.derived_id`); such an entry is still under its
+    old joined text, or was moved from it at start-up (`legacyIds`)."""
+    tenant_id, command_id = entry["tenantId"], entry["commandId"]
+    if COMMAND_SEPARATOR not in tenant_id:
+        return False
+    return bool(entry.get("legacyIds")) or entry["_id"] != command_key(tenant_id, command_id)
 
 
 def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
@@ -128,7 +147,12 @@ def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
         data = public(change["doc"] if len(where) == 1 else inserted_document(change, where[1]))
     return {
         "specversion": SPEC_VERSION,
-        "id": event_id(entry["tenantId"], entry["commandId"], record["position"]),
+        "id": event_id(
+            entry["tenantId"],
+            entry["commandId"],
+            record["position"],
+            legacy=decided_by_older_release(entry),
+        ),
         "source": CHANGE_EVENT_SOURCE,
         "type": record["type"],
         "subject": record["subject"],
@@ -153,4 +177,11 @@ def _written_whole(record: OutboxRecord) -> bool:
 
 
 # What the relay reads of an entry to publish its events.
-PUBLISHING_FIELDS = {"tenantId": 1, "commandId": 1, "decidedAt": 1, "changes": 1, "events": 1}
+PUBLISHING_FIELDS = {
+    "tenantId": 1,
+    "commandId": 1,
+    "decidedAt": 1,
+    "changes": 1,
+    "events": 1,
+    "legacyIds": 1,
+}

@@ -8,8 +8,15 @@ from http_facade.auth import Principal
 from http_facade.context import FacadeContext
 from http_facade.errors import ApiError
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
-from schemas.errors import ErrorKind
-from schemas.ids import created_customer_id, partition_key
+from schemas.errors import ErrorCode, ErrorKind
+from schemas.ids import (
+    INTEGRATION_COMMAND_PREFIX,
+    created_customer_id,
+    partition_key,
+    reserved_command_id,
+)
+
+RESERVED_REQUEST_ID = f"X-Request-ID: the prefix {INTEGRATION_COMMAND_PREFIX} is reserved"
 
 
 def command_key(envelope: CommandEnvelope, customer_id: str | None) -> bytes:
@@ -31,10 +38,13 @@ async def send_command(
     """Run a command for this request; a rejection becomes the matching HTTP error.
 
     The command id is the request's `X-Request-ID` (generated when absent), so a client
-    retrying with the same header gets the first result back. `payload` holds JSON values
+    retrying with the same header gets the first result back; one only integration events'
+    commands may have (`schemas.ids.reserved_command_id`) is a 400. `payload` holds JSON values
     only (a request DTO's `wire()`, path ids, items checked by `_sendable`): it is
     published as it is.
     """
+    if reserved_command_id(request.state.request_id):
+        raise ApiError(ErrorKind.INVALID, ErrorCode.VALIDATION_ERROR.value, RESERVED_REQUEST_ID)
     envelope = CommandEnvelope(
         command_id=request.state.request_id,
         type=command_type,

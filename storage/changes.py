@@ -60,6 +60,21 @@ def put(collection: str, doc: Document, on_conflict: ConflictError | None = None
     return {"op": "put", "coll": collection, "doc": doc, "onConflict": on_conflict}
 
 
+def replace_if(
+    collection: str, doc: Document, expected: Document, on_conflict: ConflictError
+) -> Change:
+    """Replace the document `doc["_id"]` while it still has the `expected` field values
+    (or create it if it is gone); once somebody else changed it, a conflict. A second
+    apply finds `doc` itself in place: a no-op."""
+    return {
+        "op": "replace_if",
+        "coll": collection,
+        "doc": doc,
+        "expected": expected,
+        "onConflict": on_conflict,
+    }
+
+
 def delete(collection: str, doc_id: str) -> Change:
     """Remove a document by `_id` (used for link documents such as bindings)."""
     return {"op": "delete", "coll": collection, "id": doc_id}
@@ -94,6 +109,10 @@ async def apply_changes(db: Database, changes: list[Change]) -> ApplyOutcome:
             elif op == "put":
                 doc = change["doc"]
                 await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            elif op == "replace_if":
+                doc = change["doc"]
+                selected = {**change["expected"], "_id": doc["_id"]}
+                await collection.replace_one(selected, doc, upsert=True)  # taken: duplicate
             elif op == "delete":
                 await collection.delete_one({"_id": change["id"]})
             elif op == "insert_many":
@@ -102,6 +121,8 @@ async def apply_changes(db: Database, changes: list[Change]) -> ApplyOutcome:
                 raise ValueError(f"unknown change op {op!r}")
         except DuplicateKeyError:
             if op == "insert" and await _already_there(db, change["coll"], change["doc"]["_id"]):
+                continue  # applied by an earlier attempt
+            if op == "replace_if" and await _holds(db, change["coll"], change["doc"]):
                 continue  # applied by an earlier attempt
             if position == 0 and change.get("onConflict"):
                 outcome.rejection = change["onConflict"]
@@ -114,6 +135,10 @@ async def apply_changes(db: Database, changes: list[Change]) -> ApplyOutcome:
 
 async def _already_there(db: Database, collection: str, doc_id: str) -> bool:
     return await db[collection].find_one({"_id": doc_id}, {"_id": 1}) is not None
+
+
+async def _holds(db: Database, collection: str, doc: Document) -> bool:
+    return await db[collection].find_one({"_id": doc["_id"]}) == doc
 
 
 async def _insert_many(db: Database, change: Change) -> set[str]:

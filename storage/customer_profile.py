@@ -3,7 +3,9 @@ and commitments. Each belongs to one customer of one tenant."""
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from schemas.ids import BINDING_SEPARATOR, joined_key, keys_of
 from storage.database import Database, Document
+from storage.keyed import Owns, find_owned
 
 BINDINGS = "bindings"
 INTERACTIONS = "interactions"
@@ -11,17 +13,54 @@ SERVICE_RECORDS = "service_records"
 COMMITMENTS = "commitments"
 
 
-def binding_id(tenant_id: str, system_type: str, system_name: str, external_id: str) -> str:
-    """One external identity maps to at most one customer per tenant: the id says so."""
-    return "|".join((tenant_id, system_type, system_name.casefold(), external_id))
+def _identity(
+    tenant_id: str, system_type: str, system_name: str, external_id: str
+) -> tuple[str, str, str, str, str, str]:
+    return (
+        "binding",
+        BINDING_SEPARATOR,
+        tenant_id,
+        system_type,
+        system_name.casefold(),
+        external_id,
+    )
+
+
+def binding_key(tenant_id: str, system_type: str, system_name: str, external_id: str) -> str:
+    """One external identity maps to at most one customer per tenant: the binding's `_id`
+    is the identity `(tenant, systemType, systemName case-folded, externalId)`, as
+    `tenant|type|name|externalId` where no part but the last holds a `|`, else hashed
+    (`schemas.ids.joined_key`)."""
+    return joined_key(*_identity(tenant_id, system_type, system_name, external_id))
+
+
+def of_identity(tenant_id: str, system_type: str, system_name: str, external_id: str) -> Owns:
+    """Accepts the binding documents of this identity."""
+    folded = system_name.casefold()
+
+    def owns(doc: Document) -> bool:
+        return (
+            doc.get("tenantId") == tenant_id
+            and doc.get("systemType") == system_type
+            and str(doc.get("systemName", "")).casefold() == folded
+            and doc.get("externalId") == external_id
+        )
+
+    return owns
 
 
 class BindingRepository:
     def __init__(self, db: Database) -> None:
         self._c = db[BINDINGS]
 
-    async def get(self, doc_id: str) -> Document | None:
-        return await self._c.find_one({"_id": doc_id})
+    async def get(
+        self, tenant_id: str, system_type: str, system_name: str, external_id: str
+    ) -> Document | None:
+        """The binding of this identity, if any (under its key, or the text an older
+        release stored it under: `storage.keyed`)."""
+        keys = keys_of(*_identity(tenant_id, system_type, system_name, external_id))
+        owns = of_identity(tenant_id, system_type, system_name, external_id)
+        return await find_owned(self._c, keys, owns)
 
     async def of_customer(self, tenant_id: str, customer_id: str) -> list[Document]:
         query = {"tenantId": tenant_id, "customerId": customer_id}
@@ -66,7 +105,7 @@ class CommitmentRepository:
         return await self._c.find(query, {"progress": 1}).to_list()
 
 
-# A binding's `_id` is its identity (binding_id): one customer per identity and tenant.
+# A binding's `_id` is its identity (binding_key): one customer per identity and tenant.
 INDEXES = {
     BINDINGS: [
         IndexModel(

@@ -3,7 +3,8 @@
 The definitions live next to the queries they serve (`INDEXES` of each storage module).
 Unique rules are enforced by MongoDB itself: customer names (`customer_name_unique`),
 contract numbers (`contract_no_unique`); command ids, bindings and parked events are
-unique by their `_id` (`{tenantId}:{commandId}`, the binding identity, the event).
+unique by their `_id` (the command key, the binding identity, the event's command key:
+`schemas.ids`).
 
 Creating an index that exists with the same definition is a no-op. When a definition
 changed between releases (same name, other keys or options; or the same keys under
@@ -29,6 +30,7 @@ from storage import (
     submissions,
 )
 from storage.database import Database
+from storage.key_migration import move_ambiguous_keys
 
 log = logging.getLogger("crm.storage")
 
@@ -54,9 +56,12 @@ def index_plan() -> dict[str, list[IndexModel]]:
 
 
 async def ensure_indexes(db: Database) -> None:
+    """The indexes; then what older releases stored under ambiguous keys moved to its key,
+    once (`storage.key_migration`)."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
+    await move_ambiguous_keys(db)
 
 
 async def _ensure(db: Database, collection: str, model: IndexModel) -> None:

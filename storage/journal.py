@@ -1,7 +1,10 @@
 """The command journal: one document per command, the commit point of its decision.
 
-`_id` is `{tenantId}:{commandId}`, so a command id is unique per tenant and a second
-commit of the same command fails. The document carries the result, the changes to apply
+`_id` is the command's key (`schemas.ids.command_key`: `{tenantId}:{commandId}` for a
+tenant id without `:`, else a hash of both), so a command id is unique per tenant and a
+second commit of the same command fails. Reads check the entry's own `tenantId` and
+`commandId` (`storage.keyed`): an entry an older release stored under an ambiguous key is
+never taken for another tenant's or command's. The document carries the result, the changes to apply
 and the outbox records of the change events to publish (`handlers.outbox`), both kept
 until the relay has sent the events (a record may name a change's document as its data):
 single-document atomicity is what makes "decided ⇒ eventually applied and published" hold
@@ -14,7 +17,9 @@ from typing import Any
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from schemas.ids import command_key, command_keys
 from storage.database import Database, Document
+from storage.keyed import COMMAND_FIELDS, find_owned, of_command
 from storage.pruning import delete_oldest
 
 JOURNAL = "command_journal"
@@ -22,9 +27,10 @@ DECIDED = "decided"
 APPLIED = "applied"
 # What an entry drops once it has nothing left to publish: it keeps its result.
 _PUBLISHED_DROPS = {"changes": "", "events": ""}
+_OUTCOME_FIELDS = {"state": 1, "fingerprint": 1, "result": 1, **COMMAND_FIELDS}
 
 
-# `_id` (tenant:command) is the unique command id; the relay's scan needs only the rest.
+# `_id` (the command key) is the unique command id; the relay's scan needs only the rest.
 # Partial: only the few documents still to publish are in it, however long the journal.
 INDEXES = [
     IndexModel(
@@ -41,8 +47,18 @@ INDEXES = [
 ]
 
 
+class KeyTaken(RuntimeError):
+    """The command's key holds another command's entry: one an older release stored under
+    an ambiguous key and that was not moved yet (`storage.key_migration` moves them at
+    start-up). Never taken for this command's: the command fails rather than share it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"journal key {key!r} holds another command's entry")
+
+
 def journal_id(tenant_id: str, command_id: str) -> str:
-    return f"{tenant_id}:{command_id}"
+    """The `_id` of a command's entry."""
+    return command_key(tenant_id, command_id)
 
 
 class CommandJournal:
@@ -52,21 +68,24 @@ class CommandJournal:
         self._c = db[JOURNAL]
 
     async def find(self, tenant_id: str, command_id: str) -> Document | None:
-        return await self._c.find_one({"_id": journal_id(tenant_id, command_id)})
+        keys, owns = command_keys(tenant_id, command_id), of_command(tenant_id, command_id)
+        return await find_owned(self._c, keys, owns)
 
     async def outcome(self, tenant_id: str, command_id: str) -> Document | None:
         """State, fingerprint and result only: a batch command's entry also carries its
         changes and events (thousands of documents for an import), which readers of the
         result do not need."""
-        return await self._c.find_one(
-            {"_id": journal_id(tenant_id, command_id)}, {"state": 1, "fingerprint": 1, "result": 1}
-        )
+        keys, owns = command_keys(tenant_id, command_id), of_command(tenant_id, command_id)
+        return await find_owned(self._c, keys, owns, _OUTCOME_FIELDS)
 
     async def commit(self, doc: Document) -> bool:
         """Insert a decided command; False when the command was committed before."""
         try:
             await self._c.insert_one(doc)
         except DuplicateKeyError:
+            held = await self._c.find_one({"_id": doc["_id"]}, COMMAND_FIELDS)
+            if held is not None and not of_command(doc["tenantId"], doc["commandId"])(held):
+                raise KeyTaken(doc["_id"]) from None
             return False
         return True
 

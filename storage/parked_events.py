@@ -1,12 +1,15 @@
 """Parked integration events: inbound events whose customer could not be resolved yet.
 
-One document per event, `_id` = `{tenantId}:{commandId}` (the command id is derived from
-the event's source and id), so parking a redelivered event again is a no-op. Internal
-fields (underscored) say what releases the document:
-- `_identityKey` — the binding id of the identity it waits for;
+One document per event, `_id` = the command key of the event's command
+(`schemas.ids.command_key` of the tenant and the command id derived from the event's source
+and id), so parking a redelivered event again is a no-op. Internal fields (underscored) say
+what releases the document:
+- `_identityKey` — the binding key of the identity it waits for
+  (`storage.customer_profile.binding_key`);
 - `customerId` — the customer id the event named (for `unknown_customer`);
 - `_matchKeys` — `phone:<phone>` / `email:<casefolded email>` an `identity.linked`
-  event matches customers on;
+  event matches customers on (one client string behind a fixed prefix of ours, matched
+  within the tenant: never ambiguous);
 - `_seq` — arrival order within the tenant (released and listed oldest first).
 The event itself is kept as its JSON text (`_raw`), replayed unchanged when released.
 """
@@ -17,14 +20,16 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from schemas.ids import command_key, command_keys
 from storage.customers import CUSTOMERS
 from storage.database import Database, Document
 from storage.documents import alive
+from storage.keyed import find_owned, of_command
 
 PARKED_EVENTS = "parked_events"
 PARKED_EVENT_COUNTERS = "parked_event_counters"
 
-# `_id` is `{tenantId}:{commandId}`: one parked document per event.
+# `_id` is the command key of the event's command: one parked document per event.
 INDEXES = [
     IndexModel([("tenantId", ASCENDING), ("_seq", ASCENDING)], name="parked_in_order"),
     IndexModel(
@@ -37,7 +42,8 @@ INDEXES = [
 
 
 def parked_id(tenant_id: str, command_id: str) -> str:
-    return f"{tenant_id}:{command_id}"
+    """The `_id` of the parked document of an event (its command's key)."""
+    return command_key(tenant_id, command_id)
 
 
 def phone_key(phone: str) -> str:
@@ -64,8 +70,9 @@ class ParkedEventRepository:
         self._counters = db[PARKED_EVENT_COUNTERS]
 
     async def park(self, doc: Document) -> bool:
-        """Store a parked event; False when it is parked already (a redelivery)."""
-        if await self._c.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
+        """Store a parked event (`_id`: its command key); False when it is parked already
+        (a redelivery)."""
+        if await self.find(doc["tenantId"], doc["commandId"]) is not None:
             return False
         counter = await self._counters.find_one_and_update(
             {"_id": doc["tenantId"]},
@@ -75,7 +82,8 @@ class ParkedEventRepository:
         )
         assert counter is not None
         try:
-            await self._c.insert_one({**doc, "_seq": int(counter["seq"])})
+            key = parked_id(doc["tenantId"], doc["commandId"])
+            await self._c.insert_one({**doc, "_id": key, "_seq": int(counter["seq"])})
         except DuplicateKeyError:
             return False  # parked meanwhile by a concurrent delivery
         return True
@@ -83,12 +91,22 @@ class ParkedEventRepository:
     async def get(self, doc_id: str) -> Document | None:
         return await self._c.find_one({"_id": doc_id})
 
+    async def find(self, tenant_id: str, command_id: str) -> Document | None:
+        """The parked document of this command of this tenant, if any."""
+        keys, owns = command_keys(tenant_id, command_id), of_command(tenant_id, command_id)
+        return await find_owned(self._c, keys, owns)
+
     async def any_in(self, tenant_id: str) -> bool:
         """Whether the tenant has parked events at all (spares the work when it has none)."""
         return await self._c.find_one({"tenantId": tenant_id}, {"_id": 1}) is not None
 
     async def remove(self, doc_id: str) -> None:
         await self._c.delete_one({"_id": doc_id})
+
+    async def remove_event(self, tenant_id: str, command_id: str) -> None:
+        """Remove the event of this command of this tenant, wherever it was parked."""
+        for key in command_keys(tenant_id, command_id):
+            await self._c.delete_one({"_id": key, "tenantId": tenant_id, "commandId": command_id})
 
     async def note_attempt(
         self, doc_id: str, now: str, *, reason: str | None = None, error: str | None = None

@@ -12,8 +12,9 @@ records; the journal retention deletes them with the old entries.
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from schemas.ids import command_key, command_keys
 from storage.database import Database, Document
-from storage.journal import journal_id
+from storage.keyed import find_owned, of_command
 from storage.pruning import delete_oldest
 
 SUBMISSIONS = "command_submissions"
@@ -28,16 +29,21 @@ class CommandSubmissions:
     async def record(self, doc: Document) -> Document:
         """Keep `doc` (`tenantId`, `commandId`, `type`, `fingerprint`, `submittedAt`) unless
         the command was recorded before; returns the record kept (the first one)."""
-        doc = {"_id": journal_id(doc["tenantId"], doc["commandId"]), **doc}
+        first = await self.find(doc["tenantId"], doc["commandId"])
+        if first is not None:
+            return first
+        doc = {"_id": command_key(doc["tenantId"], doc["commandId"]), **doc}
         try:
             await self._c.insert_one(doc)
         except DuplicateKeyError:
-            first = await self._c.find_one({"_id": doc["_id"]})
+            first = await self.find(doc["tenantId"], doc["commandId"])
             return doc if first is None else first
         return doc
 
     async def find(self, tenant_id: str, command_id: str) -> Document | None:
-        return await self._c.find_one({"_id": journal_id(tenant_id, command_id)})
+        """The record of this command of this tenant (its key, checked: `storage.keyed`)."""
+        keys, owns = command_keys(tenant_id, command_id), of_command(tenant_id, command_id)
+        return await find_owned(self._c, keys, owns)
 
     async def prune(self, submitted_before: str, limit: int) -> int:
         """Delete up to `limit` records made before `submitted_before`, oldest first."""

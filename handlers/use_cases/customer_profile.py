@@ -27,7 +27,7 @@ from storage.customer_profile import (
     BindingRepository,
     CommitmentRepository,
     InteractionRepository,
-    binding_id,
+    binding_key,
 )
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
@@ -93,16 +93,19 @@ async def bind_external(ctx: CommandContext[BindExternalIdentity], db: Database)
     if customer is None:
         return _missing_customer(ctx)
     p = ctx.payload
-    doc_id = binding_id(ctx.tenant_id, p.system_type.value, p.system_name, p.external_id)
-    existing = await BindingRepository(db).get(doc_id)
+    identity = (ctx.tenant_id, p.system_type.value, p.system_name, p.external_id)
+    existing = await BindingRepository(db).get(*identity)
     if existing is not None:
-        if existing["customerId"] != customer["_id"]:
+        if existing["customerId"] == customer["_id"]:
+            return Decision.succeeded(public(existing), entity_id=existing["_id"])
+        if await CustomerRepository(db).get(ctx.tenant_id, existing["customerId"]) is not None:
             return Decision.rejected(
                 ErrorCode.IDENTITY_ALREADY_BOUND, ErrorKind.CONFLICT, ALREADY_BOUND_MESSAGE
             )
-        return Decision.succeeded(public(existing), entity_id=doc_id)
+        # Bound to a customer deleted before deletes released identities: free, taken
+        # over below unless somebody else takes it first.
     binding = {
-        "_id": doc_id,
+        "_id": binding_key(*identity) if existing is None else existing["_id"],
         "tenantId": ctx.tenant_id,
         "customerId": customer["_id"],
         "systemType": p.system_type.value,
@@ -112,10 +115,15 @@ async def bind_external(ctx: CommandContext[BindExternalIdentity], db: Database)
         "boundAt": ctx.now,
         "boundBy": ctx.actor_id,
     }
+    if existing is None:
+        change = changes.insert(BINDINGS, binding, on_conflict=ALREADY_BOUND)
+    else:
+        expected = {"customerId": existing["customerId"]}
+        change = changes.replace_if(BINDINGS, binding, expected, on_conflict=ALREADY_BOUND)
     return Decision.succeeded(
         public(binding),
-        entity_id=doc_id,
-        changes=[changes.insert(BINDINGS, binding, on_conflict=ALREADY_BOUND)],
+        entity_id=binding["_id"],
+        changes=[change],
         events=[_customer_event("external_identity_bound", customer, public(binding))],
     )
 
@@ -126,15 +134,15 @@ async def unbind_external(ctx: CommandContext[UnbindExternalIdentity], db: Datab
     if customer is None:
         return _missing_customer(ctx)
     p = ctx.payload
-    doc_id = binding_id(ctx.tenant_id, p.system_type.value, p.system_name, p.external_id)
-    existing = await BindingRepository(db).get(doc_id)
+    identity = (ctx.tenant_id, p.system_type.value, p.system_name, p.external_id)
+    existing = await BindingRepository(db).get(*identity)
     if existing is None or existing["customerId"] != customer["_id"]:
         return not_found(ErrorCode.BINDING_NOT_FOUND, "binding", f"{p.system_name}:{p.external_id}")
     unbound = {**public(existing), "unboundAt": ctx.now}
     return Decision.succeeded(
         unbound,
-        entity_id=doc_id,
-        changes=[changes.delete(BINDINGS, doc_id)],
+        entity_id=existing["_id"],
+        changes=[changes.delete(BINDINGS, existing["_id"])],
         events=[_customer_event("external_identity_unbound", customer, unbound)],
     )
 

@@ -22,10 +22,12 @@ from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import created_customer_id
 from storage import changes
+from storage.customer_profile import BINDINGS, BindingRepository
 from storage.customers import CUSTOMERS, CustomerRepository, name_key
 from storage.database import Database, Document
 from storage.documents import public
 
+RELEASED_BY_DELETE = "customer_deleted"  # the `reason` of an unbound event a delete causes
 DUPLICATE_NAME_MESSAGE = "客户名称已存在"
 DUPLICATE_NAME = rejection(
     ErrorCode.DUPLICATE_CUSTOMER_NAME, ErrorKind.CONFLICT, DUPLICATE_NAME_MESSAGE
@@ -138,11 +140,29 @@ async def update_customer(ctx: CommandContext[UpdateCustomer], db: Database) -> 
 
 
 async def delete_customer(ctx: CommandContext[DeleteCustomer], db: Database) -> Decision:
-    """Soft delete: reads answer 404 afterwards and the name is free again."""
+    """Soft delete: reads answer 404 afterwards and the name is free again; its external
+    identities are released (each binding removed, with an `external_identity_unbound`
+    event of reason `customer_deleted` before the `deleted` event), so they can be bound
+    to another customer and an integration event naming one is parked, not applied to a
+    deleted customer."""
     current = await CustomerRepository(db).get(ctx.tenant_id, ctx.payload.customer_id)
     if current is None:
         return not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", ctx.payload.customer_id)
-    return soft_deleted(ctx, current, CUSTOMERS, customer_event)
+    decision = soft_deleted(ctx, current, CUSTOMERS, customer_event)
+    bindings = await BindingRepository(db).of_customer(ctx.tenant_id, current["_id"])
+    decision.changes += [changes.delete(BINDINGS, binding["_id"]) for binding in bindings]
+    released = [
+        EventDraft(
+            "customer",
+            "external_identity_unbound",
+            current["_id"],
+            current["_id"],
+            {**public(binding), "unboundAt": ctx.now, "reason": RELEASED_BY_DELETE},
+        )
+        for binding in bindings
+    ]
+    decision.events[:0] = released
+    return decision
 
 
 NOT_AN_OBJECT = "item: must be a JSON object"

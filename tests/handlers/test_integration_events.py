@@ -445,7 +445,7 @@ async def test_same_event_id_from_another_source_is_another_event(
     assert len(await interactions(client, customer_id)) == 2
 
 
-async def test_domain_rejection_is_a_stored_result(
+async def test_domain_rejection_is_a_stored_result_and_a_dead_letter(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     owner = await create(client, "Owner")
@@ -456,8 +456,12 @@ async def test_domain_rejection_is_a_stored_result(
     result = await result_of(runtime, event)
     assert result["status"] == "rejected"
     assert result["error"]["code"] == "IDENTITY_ALREADY_BOUND"
-    assert await published(runtime, runtime.topics.commands_dlq) == []
+    [dead] = await published(runtime, runtime.topics.commands_dlq)  # never dropped silently
+    assert dead["headers"]["x-dlq-reason"] == "rejected"
+    assert dead["headers"]["x-dlq-error"].startswith("IDENTITY_ALREADY_BOUND: ")
+    assert dead["value"]["id"] == event["id"]
     assert await parked(runtime) == []
+    assert [b["customerId"] for b in await bindings(client, owner)] == [owner]
 
 
 # -- poison and failures ----------------------------------------------------------------

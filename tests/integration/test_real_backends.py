@@ -30,7 +30,7 @@ from storage.customer_profile import (
     BindingRepository,
     CommitmentRepository,
     InteractionRepository,
-    binding_id,
+    binding_key,
 )
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Store
@@ -164,7 +164,7 @@ async def _every_read(ids: dict[str, str]) -> list[_Query]:
     await payments.page(t, skip=0, limit=20)
     await payments.page(t, skip=0, limit=20, contract_id=ids["contract"])
     bindings = BindingRepository(db)
-    await bindings.get(binding_id(t, "im", "wecom", "wx-1"))
+    await bindings.get(t, "im", "wecom", "wx-1")
     await bindings.of_customer(t, customer)
     interactions = InteractionRepository(db)
     await interactions.newest_first(t, customer, 100)
@@ -176,7 +176,7 @@ async def _every_read(ids: dict[str, str]) -> list[_Query]:
     await parked.get(f"{t}:x")
     await parked.any_in(t)
     await parked.waiting_for_identity(
-        t, binding_id(t, "im", "wecom", "wx-9"), after_seq=0, limit=50
+        t, binding_key(t, "im", "wecom", "wx-9"), after_seq=0, limit=50
     )
     await parked.waiting_for_customers(
         t, customer_ids=[customer], match_keys=["phone:13800000000"], after_seq=0, limit=50
