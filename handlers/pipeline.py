@@ -27,12 +27,20 @@ from schemas.envelope import (
     fingerprint,
     stored_result,
 )
+from schemas.errors import ErrorCode, ErrorKind
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
-from storage.journal import DECIDED, CommandJournal, journal_id
+from storage.journal import DECIDED, FAILED, CommandJournal, journal_id
 
 BATCH_STATUSES = ("created", "duplicate", "invalid")
+MAX_FAILURE_MESSAGE = 1000  # as the dead letter's `x-dlq-error` header
+# The error kind of a failed command, by its dead-letter reason (a default: internal).
+FAILURE_KINDS = {
+    "invalid_payload": ErrorKind.INVALID,
+    "unknown_type": ErrorKind.INVALID,
+    "too_large": ErrorKind.TOO_LARGE,
+}
 
 
 class InvalidCommand(ValueError):
@@ -58,6 +66,43 @@ class CommandProcessor:
                 assert entry is not None
         if entry["state"] == DECIDED:
             entry = await self._apply(entry)
+        return CommandResult.model_validate(entry["result"])
+
+    async def fail(self, envelope: CommandEnvelope, reason: str, error: str) -> CommandResult:
+        """Record the terminal `failed` outcome of a command the worker dead-letters
+        (`reason` as the dead letter's), unless it already has an outcome: its status
+        resource then answers `failed` rather than `pending` for ever, and a redelivery
+        finds it failed (it is not decided again)."""
+        kind = FAILURE_KINDS.get(reason, ErrorKind.INTERNAL)
+        now = iso_now()
+        result = stored_result(
+            envelope.command_id,
+            envelope.type.value,
+            envelope.tenant_id,
+            CommandStatus.FAILED,
+            None,
+            None,
+            {
+                "code": ErrorCode.COMMAND_FAILED.value,
+                "kind": kind.value,
+                "message": error[:MAX_FAILURE_MESSAGE],
+                "details": reason,
+            },
+        )
+        result["completedAt"] = now
+        entry = await self._journal.fail(
+            {
+                "_id": journal_id(envelope.tenant_id, envelope.command_id),
+                "tenantId": envelope.tenant_id,
+                "commandId": envelope.command_id,
+                "type": envelope.type.value,
+                "fingerprint": fingerprint(envelope.type.value, envelope.payload),
+                "state": FAILED,
+                "decidedAt": now,
+                "result": result,
+                "published": True,  # nothing to publish; the retention deletes it in time
+            }
+        )
         return CommandResult.model_validate(entry["result"])
 
     async def _decide(self, envelope: CommandEnvelope) -> Decision:

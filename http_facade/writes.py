@@ -11,6 +11,8 @@ from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, Comm
 from schemas.errors import ErrorKind
 from schemas.ids import created_customer_id, partition_key
 
+FINAL_ERRORS = (CommandStatus.REJECTED, CommandStatus.FAILED)
+
 
 def command_key(envelope: CommandEnvelope, customer_id: str | None) -> bytes:
     """`{tenantId}:{customerId}`; a create is keyed by the customer it will create."""
@@ -28,7 +30,8 @@ async def send_command(
     *,
     customer_id: str | None = None,
 ) -> CommandResult:
-    """Run a command for this request; a rejection becomes the matching HTTP error.
+    """Run a command for this request; a rejection (or a failure: the worker dead-lettered
+    the command) becomes the matching HTTP error.
 
     The command id is the request's `X-Request-ID` (generated when absent), so a client
     retrying with the same header gets the first result back. `payload` holds JSON values
@@ -43,7 +46,7 @@ async def send_command(
         payload=payload,
     )
     result = await context.commands.execute(envelope, command_key(envelope, customer_id))
-    if result.status is CommandStatus.REJECTED and result.error is not None:
+    if result.status in FINAL_ERRORS and result.error is not None:
         raise ApiError(
             ErrorKind(result.error.kind),
             result.error.code,
