@@ -22,16 +22,18 @@ from pymongo import AsyncMongoClient
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
-from crm.settings import Settings, redacted_url
+from crm.settings import ConfigurationError, Settings, redacted_url
 from crm.startup import NotUsable, with_retries
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
+from handlers.outbox import EventPii
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from handlers.subscribers import register_command_subscriber, register_integration_subscriber
+from schemas.command_origin import http_origin_headers, origin_key
 from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
@@ -75,6 +77,8 @@ class Runtime:
             log_level=logging.DEBUG,  # per-message lines; our own log lines say what matters
         )
         self.processor = CommandProcessor(self.store.db)
+        # Proves the facade's commands `http` to the worker (schemas/command_origin.py).
+        self._origin_key = _origin_key(settings)
         self.relay = OutboxRelay(
             CommandJournal(self.store.db),
             self.publish_event,
@@ -86,6 +90,7 @@ class Runtime:
                 CommandSubmissions(self.store.db),
                 settings.journal_retention_days * DAY_S,
             ),
+            pii=EventPii(settings.event_pii),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
         locks = KeyedLock()  # one customer's commands and integration events never interleave
@@ -108,6 +113,7 @@ class Runtime:
             on_processed=self.relay.kick,
             locks=locks,
             after_command=self.integration.after_command,  # releases parked events
+            origin_key=self._origin_key,
         )
         if role in ("all", "worker"):
             commands_group, integration_group = group_ids(settings)
@@ -264,9 +270,13 @@ class Runtime:
         here as FastStream would (`json.dumps`), without its walk converting it to JSON
         types first (an import's envelope holds thousands of items). A NaN or infinity
         is refused rather than published as a token that is not JSON. The explicit
-        content type is sent."""
+        content type is sent, and the proof that the facade sent it (`changeorigin: http`
+        on its events)."""
         value = json.dumps(envelope, allow_nan=False).encode()
-        await self.broker.publish(value, self.topics.commands, key=key, headers=JSON_HEADERS)
+        headers = dict(JSON_HEADERS)
+        if self._origin_key is not None:
+            headers.update(http_origin_headers(self._origin_key, value))
+        await self.broker.publish(value, self.topics.commands, key=key, headers=headers)
 
     async def publish_event(self, event: dict[str, Any], key: bytes) -> None:
         await self.broker.publish(
@@ -304,6 +314,14 @@ def _open_store(settings: Settings, role: Role) -> Store:
         appname=f"crm-{role}",
     )
     return Store(client, client[settings.mongo_db], embedded=False)
+
+
+def _origin_key(settings: Settings) -> bytes | None:
+    """None without a secret (its roles refuse to start then, outside the embedded mode)."""
+    try:
+        return origin_key(settings.effective_jwt_secret)
+    except ConfigurationError:
+        return None
 
 
 def _process_identity() -> str:

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger Kafka records → DLQ
+    # Phones and emails in change events: masked as in HTTP reads, or clear (README).
+    event_pii: Literal["masked", "clear"] = "masked"
     rate_limit_per_s: float = Field(default=0.0, ge=0)  # per tenant; 0 = off
     rate_limit_burst: int = Field(default=50, ge=1)
 
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
     def _level_upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "event_pii", mode="before")
     @classmethod
     def _format_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

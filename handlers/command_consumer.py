@@ -26,6 +26,7 @@ from handlers.dead_letters import (
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
+from schemas.command_origin import proven_origin
 from schemas.envelope import CommandEnvelope, CommandResult
 
 log = logging.getLogger("crm.worker")
@@ -169,8 +170,10 @@ class CommandConsumer:
         locks: KeyedLock | None = None,
         after_command: AfterCommand | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        origin_key: bytes | None = None,
     ) -> None:
         self._processor = processor
+        self._origin_key = origin_key  # checks the facade's proof (`schemas.command_origin`)
         self._dead_letters = dead_letters
         self._retries = retries
         self._backoff_s = backoff_s
@@ -202,9 +205,10 @@ class CommandConsumer:
 
     async def _apply(self, message: RawMessage) -> None:
         envelope = decode_envelope(message.value)
+        origin = proven_origin(message.headers, message.value, self._origin_key)
         async with self._locks.hold(message.key or envelope.tenant_id.encode()):
             result = await with_retries(
-                lambda: self._processor.process(envelope),
+                lambda: self._processor.process(envelope, origin),
                 retries=self._retries,
                 backoff_s=self._backoff_s,
                 what=f"command {envelope.command_id}",

@@ -28,6 +28,7 @@ from schemas.envelope import (
     stored_result,
 )
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.events import ORIGIN_KAFKA
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
@@ -55,11 +56,12 @@ class CommandProcessor:
         self._journal = CommandJournal(db)
         self._customers = CustomerRepository(db)
 
-    async def process(self, envelope: CommandEnvelope) -> CommandResult:
+    async def process(self, envelope: CommandEnvelope, origin: str = ORIGIN_KAFKA) -> CommandResult:
+        """Handle a command; `origin` is what sent it (its events' `changeorigin`)."""
         entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
         if entry is None:
             decision = await self._decide(envelope)
-            entry = await self._journal_entry(envelope, decision)
+            entry = await self._journal_entry(envelope, decision, origin)
             if not await self._journal.commit(entry):
                 # Committed meanwhile by a concurrent delivery: that decision wins.
                 entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
@@ -117,7 +119,9 @@ class CommandProcessor:
         decision.decided_at = context.now  # the journal's time of it, the same moment
         return decision
 
-    async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:
+    async def _journal_entry(
+        self, envelope: CommandEnvelope, decision: Decision, origin: str = ORIGIN_KAFKA
+    ) -> Document:
         decided_at = decision.decided_at or iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
@@ -136,6 +140,7 @@ class CommandProcessor:
             "fingerprint": fingerprint(envelope.type.value, envelope.payload),
             "state": DECIDED,
             "decidedAt": decided_at,
+            "origin": origin,
             "firstSequence": min(sequences, default=0),
             "result": stored_result(
                 envelope.command_id,
