@@ -148,7 +148,7 @@ class CommandProcessor:
                 envelope.tenant_id,
                 decision.status,
                 decision.entity_id,
-                decision.data,
+                _with_sequence(decision, sequences),
                 decision.error,
                 data_is_json=decision.data_is_json,
             ),
@@ -212,6 +212,25 @@ class CommandProcessor:
         )
         entry.update(state="applied", result=result, events=events)
         return entry
+
+
+def _with_sequence(decision: Decision, sequences: list[int]) -> Any:
+    """The result's data; when it is the view of the customer the command wrote (a create,
+    an update, a VIP mark, a profile refresh), with that event's `sequence`, as customer
+    reads have it: the answer to a write equals a read made right after it."""
+    data = decision.data
+    if not isinstance(data, dict) or data.get("id") != decision.entity_id:
+        return data
+    for draft, sequence in zip(decision.events, sequences, strict=True):
+        if (
+            isinstance(draft, EventDraft)
+            and draft.entity == "customer"
+            and draft.subject == decision.entity_id
+            and draft.document is not None
+            and draft.action != "deleted"
+        ):
+            return {**data, "sequence": sequence}
+    return data
 
 
 def _inserted_customers(changes: list[dict[str, Any]]) -> dict[str, Document]:
