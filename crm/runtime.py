@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
+from crm.consumer_lag import ConsumerLag
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
 from crm.settings import ConfigurationError, Settings, redacted_url
@@ -93,7 +94,8 @@ class Runtime:
             pii=EventPii(settings.event_pii),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
-        locks = KeyedLock()  # one customer's commands and integration events never interleave
+        # one customer's commands and integration events never interleave
+        self.locks = locks = KeyedLock()
         self.integration = IntegrationEventConsumer(
             self.store.db,
             self.processor,
@@ -115,8 +117,16 @@ class Runtime:
             after_command=self.integration.after_command,  # releases parked events
             origin_key=self._origin_key,
         )
+        commands_group, integration_group = group_ids(settings)
+        self.consumer_lag = ConsumerLag(
+            lambda: [getattr(sub, "consumer", None) for sub in self.broker.subscribers],
+            {
+                self.topics.commands: commands_group,
+                self.topics.integration_events: integration_group,
+            },
+        )
+        self._lag_task: asyncio.Task[None] | None = None
         if role in ("all", "worker"):
-            commands_group, integration_group = group_ids(settings)
             options = consumer_options(settings)
             register_command_subscriber(
                 self.broker, self.topics, self.consumer, commands_group, **options
@@ -177,6 +187,10 @@ class Runtime:
         )
         if self.runs_worker:
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+            if settings.consumer_lag_interval_s:
+                self._lag_task = asyncio.create_task(
+                    self.consumer_lag.run(settings.consumer_lag_interval_s), name="consumer-lag"
+                )
         self._started = True
         self._accepting = True
         log.info(
@@ -228,6 +242,10 @@ class Runtime:
             return
         self._stopped = True
         self._accepting = False
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
         if self.runs_worker and self._started:
             await self._stop_consuming()
         await self._stop_relay()

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     startup_backoff_max_s: float = Field(default=30.0, ge=0, le=600)
     mongo_timeout_s: float = Field(default=5.0, gt=0, le=120)  # server selection timeout
     shutdown_timeout_s: float = Field(default=20.0, gt=0, le=600)  # in-flight work on SIGTERM
+    # How often the worker measures its consumer groups' lag (`crm_consumer_lag`; 0 = never).
+    consumer_lag_interval_s: float = Field(default=15.0, ge=0, le=3600)
     # The worker's own HTTP port for /health, /ready and /internal/metrics (0 = none).
     worker_http_port: int = Field(default=8002, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
