@@ -101,15 +101,36 @@ CHANGE_EVENT_EXAMPLE = {
     "specversion": "1.0",
     "id": "5f0e8a1c-8c1d-5b7e-9f11-1d2c3b4a5e6f",
     "source": "crm-worker",
-    "type": "crm.customer.vip_marked",
+    "type": "crm.customer.updated",
     "subject": "0b8f7d5e-5c8c-4a8e-9b43-6e7c2f1d3a10",
     "time": "2026-11-21T08:00:00.123Z",
     "datacontenttype": "application/json",
     "tenantid": "t1",
     "sequence": 4,
     "causationid": "9b1d2c3e-0000-4000-8000-000000000001",
-    "data": {"id": "0b8f7d5e-5c8c-4a8e-9b43-6e7c2f1d3a10", "vip": {"isVip": True}},
+    "changeorigin": "http",
+    "changedfields": "name,phone,updatedAt",
+    "previousvalues": (
+        '{"name":"Acme","phone":"138****5678","updatedAt":"2026-11-20T10:00:00.000Z"}'
+    ),
+    "data": {
+        "id": "0b8f7d5e-5c8c-4a8e-9b43-6e7c2f1d3a10",
+        "name": "Acme Ltd",
+        "phone": "139****1111",
+        "updatedAt": "2026-11-21T08:00:00.123Z",
+    },
 }
+CHANGE_EVENT_DESCRIPTION = (
+    "Type crm.<entity>.<past-tense>; key tenantId:customerId; data is the entity's public "
+    "view after the change. Extensions: tenantid; sequence (per customer: 1 for its first "
+    "event, then exactly one more per event, no gaps; a re-published event keeps its id and "
+    "sequence); causationid (the command id); changeorigin (http | kafka | "
+    "integration:<source>); on events about a document that replaced a stored one "
+    "(*.updated, vip_marked, profile_refreshed, *.deleted) changedfields (comma-separated "
+    "top-level fields of data that changed) and previousvalues (a JSON object as a string: "
+    "the previous value of each changed field that existed before). Phones and emails are "
+    "masked unless CRM_EVENT_PII=clear."
+)
 
 DEAD_LETTER_HEADERS = {
     "type": "object",
@@ -145,8 +166,9 @@ def build_asyncapi(topics: Topics) -> dict[str, Any]:
         "title": "Customer change event (CloudEvents 1.0)",
         "contentType": "application/cloudevents+json",
         "summary": "type crm.<entity>.<past-tense>; key tenantId:customerId; sequence per customer",
+        "description": CHANGE_EVENT_DESCRIPTION,
         "payload": _schema(ChangeEvent, schemas),
-        "examples": [{"name": "vip_marked", "payload": CHANGE_EVENT_EXAMPLE}],
+        "examples": [{"name": "updated", "payload": CHANGE_EVENT_EXAMPLE}],
     }
     dead_letter = {
         "name": "DeadLetter",

@@ -20,18 +20,21 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from crm.broker_telemetry import BrokerMetrics, broker_telemetry
+from crm.consumer_lag import ConsumerLag
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
-from crm.settings import Settings, redacted_url
+from crm.settings import ConfigurationError, Settings, redacted_url
 from crm.startup import NotUsable, with_retries
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
+from handlers.outbox import EventPii
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from handlers.subscribers import register_command_subscriber, register_integration_subscriber
+from schemas.command_origin import http_origin_headers, origin_key
 from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
@@ -79,6 +82,8 @@ class Runtime:
         # pipeline wakes it at once (the facade still polls, as it must across processes).
         self.journal_watch = JournalWatch()
         self.processor = CommandProcessor(self.store.db, self.journal_watch)
+        # Proves the facade's commands `http` to the worker (schemas/command_origin.py).
+        self._origin_key = _origin_key(settings)
         self.relay = OutboxRelay(
             CommandJournal(self.store.db),
             self.publish_event,
@@ -90,9 +95,11 @@ class Runtime:
                 CommandSubmissions(self.store.db),
                 settings.journal_retention_days * DAY_S,
             ),
+            pii=EventPii(settings.event_pii),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
-        locks = KeyedLock()  # one customer's commands and integration events never interleave
+        # one customer's commands and integration events never interleave
+        self.locks = locks = KeyedLock()
         self.integration = IntegrationEventConsumer(
             self.store.db,
             self.processor,
@@ -113,9 +120,18 @@ class Runtime:
             on_processed=self.relay.kick,
             locks=locks,
             after_command=self.integration.after_command,  # releases parked events
+            origin_key=self._origin_key,
         )
+        commands_group, integration_group = group_ids(settings)
+        self.consumer_lag = ConsumerLag(
+            lambda: [getattr(sub, "consumer", None) for sub in self.broker.subscribers],
+            {
+                self.topics.commands: commands_group,
+                self.topics.integration_events: integration_group,
+            },
+        )
+        self._lag_task: asyncio.Task[None] | None = None
         if role in ("all", "worker"):
-            commands_group, integration_group = group_ids(settings)
             options = consumer_options(settings)
             register_command_subscriber(
                 self.broker, self.topics, self.consumer, commands_group, **options
@@ -176,6 +192,10 @@ class Runtime:
         )
         if self.runs_worker:
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+            if settings.consumer_lag_interval_s:
+                self._lag_task = asyncio.create_task(
+                    self.consumer_lag.run(settings.consumer_lag_interval_s), name="consumer-lag"
+                )
         self._started = True
         self._accepting = True
         log.info(
@@ -227,6 +247,10 @@ class Runtime:
             return
         self._stopped = True
         self._accepting = False
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
         if self.runs_worker and self._started:
             await self._stop_consuming()
         await self._stop_relay()
@@ -269,9 +293,13 @@ class Runtime:
         here as FastStream would (`json.dumps`), without its walk converting it to JSON
         types first (an import's envelope holds thousands of items). A NaN or infinity
         is refused rather than published as a token that is not JSON. The explicit
-        content type is sent."""
+        content type is sent, and the proof that the facade sent it (`changeorigin: http`
+        on its events)."""
         value = json.dumps(envelope, allow_nan=False).encode()
-        await self.broker.publish(value, self.topics.commands, key=key, headers=JSON_HEADERS)
+        headers = dict(JSON_HEADERS)
+        if self._origin_key is not None:
+            headers.update(http_origin_headers(self._origin_key, value))
+        await self.broker.publish(value, self.topics.commands, key=key, headers=headers)
 
     async def publish_event(self, event: dict[str, Any], key: bytes) -> None:
         await self.broker.publish(
@@ -309,6 +337,14 @@ def _open_store(settings: Settings, role: Role) -> Store:
         appname=f"crm-{role}",
     )
     return Store(client, client[settings.mongo_db], embedded=False)
+
+
+def _origin_key(settings: Settings) -> bytes | None:
+    """None without a secret (its roles refuse to start then, outside the embedded mode)."""
+    try:
+        return origin_key(settings.effective_jwt_secret)
+    except ConfigurationError:
+        return None
 
 
 def _process_identity() -> str:

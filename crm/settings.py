@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger Kafka records → DLQ
+    # Phones and emails in change events: masked as in HTTP reads, or clear (README).
+    event_pii: Literal["masked", "clear"] = "masked"
     rate_limit_per_s: float = Field(default=0.0, ge=0)  # per tenant; 0 = off
     rate_limit_burst: int = Field(default=50, ge=1)
 
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     startup_backoff_max_s: float = Field(default=30.0, ge=0, le=600)
     mongo_timeout_s: float = Field(default=5.0, gt=0, le=120)  # server selection timeout
     shutdown_timeout_s: float = Field(default=20.0, gt=0, le=600)  # in-flight work on SIGTERM
+    # How often the worker measures its consumer groups' lag (`crm_consumer_lag`; 0 = never).
+    consumer_lag_interval_s: float = Field(default=15.0, ge=0, le=3600)
     # The worker's own HTTP port for /health, /ready and /internal/metrics (0 = none).
     worker_http_port: int = Field(default=8002, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -91,7 +95,7 @@ class Settings(BaseSettings):
     def _level_upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "event_pii", mode="before")
     @classmethod
     def _format_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -26,6 +26,7 @@ from handlers.dead_letters import (
 from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
+from schemas.command_origin import proven_origin
 from schemas.envelope import CommandEnvelope, CommandResult
 from schemas.ids import INTEGRATION_COMMAND_PREFIX, reserved_command_id
 
@@ -37,6 +38,9 @@ RESERVED_COMMAND_ID = f"commandId: the prefix {INTEGRATION_COMMAND_PREFIX} is re
 # Called after a command was processed (also on a redelivery that found it done), outside
 # the key's lock; a transient store error it raises leaves the command for redelivery.
 AfterCommand = Callable[[CommandEnvelope, CommandResult], Awaitable[None]]
+# Called with (message, reason, error) before a message is dead-lettered; what it raises
+# (a transient store error) leaves the message for redelivery instead.
+BeforeDeadLetter = Callable[[RawMessage, str, str], Awaitable[None]]
 
 
 class Outcome(StrEnum):
@@ -81,12 +85,15 @@ def decode_envelope(value: bytes) -> CommandEnvelope:
     return envelope
 
 
+def too_large_error(size: int, max_bytes: int) -> str:
+    return f"message value of {size} bytes is larger than the limit of {max_bytes} bytes"
+
+
 async def dead_letter_too_large(
     message: RawMessage, max_bytes: int, dead_letters: DeadLetters, what: str
 ) -> None:
     """Dead-letter (`too_large`) a message whose value is over `max_bytes`, undecoded."""
-    size = len(message.value)
-    error = f"message value of {size} bytes is larger than the limit of {max_bytes} bytes"
+    error = too_large_error(len(message.value), max_bytes)
     log.warning("dead-lettering %s: too_large: %s", what, error)
     await dead_letters.send(message, "too_large", error, keep_bytes=TOO_LARGE_SAMPLE_BYTES)
 
@@ -127,19 +134,26 @@ async def settle(
     max_message_bytes: int,
     dead_letters: DeadLetters,
     on_processed: Callable[[], None] | None,
+    before_dead_letter: BeforeDeadLetter | None = None,
 ) -> Outcome:
     """Run `work` for one consumed message and say what becomes of its offset: poison
     (too large, undecodable, invalid, or failing after the retries) is dead-lettered, an
     unreachable store leaves the message for redelivery, anything else is processed."""
-    if len(message.value) > max_message_bytes:
-        await dead_letter_too_large(message, max_message_bytes, dead_letters, kind)
-        return Outcome.DEAD_LETTERED
     try:
-        await work()
-    except Poison as poison:
-        log.warning("dead-lettering %s: %s: %s", kind, poison.reason, poison)
-        await dead_letters.send(message, poison.reason, str(poison))
-        return Outcome.DEAD_LETTERED
+        if len(message.value) > max_message_bytes:
+            if before_dead_letter is not None:
+                error = too_large_error(len(message.value), max_message_bytes)
+                await before_dead_letter(message, "too_large", error)
+            await dead_letter_too_large(message, max_message_bytes, dead_letters, kind)
+            return Outcome.DEAD_LETTERED
+        try:
+            await work()
+        except Poison as poison:
+            log.warning("dead-lettering %s: %s: %s", kind, poison.reason, poison)
+            if before_dead_letter is not None:
+                await before_dead_letter(message, poison.reason, str(poison))
+            await dead_letters.send(message, poison.reason, str(poison))
+            return Outcome.DEAD_LETTERED
     except Exception as exc:
         if is_transient(exc):
             log.warning("store unavailable, %s left for redelivery: %s", kind, exc)
@@ -162,8 +176,10 @@ class CommandConsumer:
         locks: KeyedLock | None = None,
         after_command: AfterCommand | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        origin_key: bytes | None = None,
     ) -> None:
         self._processor = processor
+        self._origin_key = origin_key  # checks the facade's proof (`schemas.command_origin`)
         self._dead_letters = dead_letters
         self._retries = retries
         self._backoff_s = backoff_s
@@ -180,13 +196,25 @@ class CommandConsumer:
             max_message_bytes=self._max_message_bytes,
             dead_letters=self._dead_letters,
             on_processed=self._on_processed,
+            before_dead_letter=self._record_failure,
         )
+
+    async def _record_failure(self, message: RawMessage, reason: str, error: str) -> None:
+        """A dead-lettered command whose envelope decodes gets the terminal outcome `failed`
+        (DESIGN §5.6); one that does not decode names no command to record."""
+        try:
+            envelope = decode_envelope(message.value)
+        except Poison:
+            return
+        async with self._locks.hold(message.key or envelope.tenant_id.encode()):
+            await self._processor.fail(envelope, reason, error)
 
     async def _apply(self, message: RawMessage) -> None:
         envelope = decode_envelope(message.value)
+        origin = proven_origin(message.headers, message.value, self._origin_key)
         async with self._locks.hold(message.key or envelope.tenant_id.encode()):
             result = await with_retries(
-                lambda: self._processor.process(envelope),
+                lambda: self._processor.process(envelope, origin),
                 retries=self._retries,
                 backoff_s=self._backoff_s,
                 what=f"command {envelope.command_id}",

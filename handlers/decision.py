@@ -50,7 +50,9 @@ class EventDraft:
     """A change event before the pipeline gives it an id, a time and a sequence.
 
     Its data is either given, or `document`'s public view: then, when the decision writes
-    that very document, the journal names it instead of keeping a second copy."""
+    that very document, the journal names it instead of keeping a second copy. `before`:
+    the stored document this one replaces (an update): the event then names the fields
+    that changed and their previous values (`changedfields`, `previousvalues`)."""
 
     entity: str  # customer, contact, opportunity, ...
     action: str  # past tense: created, updated, deleted, vip_marked, ...
@@ -58,6 +60,7 @@ class EventDraft:
     customer_id: str  # orders the event among the customer's events
     data: dict[str, Any] | None = None
     document: Document | None = None
+    before: Document | None = None
 
     @classmethod
     def of_document(
@@ -66,6 +69,11 @@ class EventDraft:
         """An event about `doc` whose data is its public view (customer: itself)."""
         owner = doc["_id"] if customer_id is None else customer_id
         return cls(entity, action, doc["_id"], owner, document=doc)
+
+    def changing(self, before: Document) -> "EventDraft":
+        """This event, about a document that replaces `before` (as stored until now)."""
+        self.before = before
+        return self
 
     def view(self) -> dict[str, Any]:
         """The event's data."""
@@ -145,5 +153,5 @@ def soft_deleted(
         {"id": current["_id"], "deleted": True},
         entity_id=current["_id"],
         changes=[changes.put(collection, deleted)],
-        events=[event("deleted", deleted)],
+        events=[event("deleted", deleted).changing(current)],
     )

@@ -65,6 +65,7 @@ from handlers.keyed_lock import KeyedLock
 from handlers.pipeline import CommandProcessor
 from schemas.base import CamelModel, iso, iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
+from schemas.events import integration_origin
 from schemas.ids import ID_NAMESPACE, INTEGRATION_COMMAND_PREFIX, partition_key
 from schemas.integration_events import (
     DATA_MODELS,
@@ -479,7 +480,8 @@ class IntegrationEventConsumer:
     async def _apply(self, event: IntegrationEvent, customer_id: str) -> CommandResult:
         """Run the event's command under its customer's lock (as a keyed command would)."""
         async with self._locks.hold(partition_key(event.tenant_id, customer_id)):
-            return await self._processor.process(to_command(event, customer_id))
+            origin = integration_origin(event.cloud.source)
+            return await self._processor.process(to_command(event, customer_id), origin)
 
     async def _park_unless_done(
         self, event: IntegrationEvent, resolution: Unresolved
@@ -494,7 +496,7 @@ class IntegrationEventConsumer:
                 tenant_id=event.tenant_id,
                 actor_id=event.cloud.source,
             )
-            return await self._processor.process(envelope)
+            return await self._processor.process(envelope, integration_origin(event.cloud.source))
         if await self._parked.park(self._parked_doc(event, resolution)):
             log.info(
                 "parked integration event %s/%s: %s",

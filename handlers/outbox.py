@@ -9,10 +9,18 @@ the entry's changes instead of repeating it. An import's `created` events (an
 `EventBatch`) are one record, a run naming its `insert_many` change: its entry would
 otherwise hold every customer twice and a record per customer, which its commit and the
 relay's read would copy.
+
+An update's record also keeps what changed, as decided: the changed fields' names and
+their previous values (`changedfields`, `previousvalues`: `schemas.events`). Phones and
+emails are masked when the event is built (`EventPii`), never in the journal.
 """
 
+import json
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
+
+from pydantic_core import to_jsonable_python
 
 from handlers.decision import EventBatch, EventDraft
 from schemas.events import (
@@ -20,6 +28,7 @@ from schemas.events import (
     DATA_CONTENT_TYPE,
     SPEC_VERSION,
     change_event_type,
+    field_changes,
 )
 from schemas.ids import (
     COMMAND_SEPARATOR,
@@ -28,11 +37,19 @@ from schemas.ids import (
     legacy_derived_id,
     partition_key,
 )
+from schemas.pii import masked_contacts
 from storage.changes import Change, inserted_document
 from storage.database import Document
 from storage.documents import public
 
 OutboxRecord = dict[str, Any]
+
+
+class EventPii(StrEnum):
+    """`CRM_EVENT_PII`: phones and emails in change events masked (the default) or clear."""
+
+    MASKED = "masked"
+    CLEAR = "clear"
 
 
 def outbox_records(
@@ -71,6 +88,10 @@ def outbox_records(
             record["data"] = draft.view()
         else:
             record["dataOf"] = where  # [change]
+        if draft.before is not None:
+            record["changed"], record["previous"] = field_changes(
+                public(draft.before), draft.view()
+            )
         records.append(record)
         position += 1
     return records
@@ -135,17 +156,20 @@ def decided_by_older_release(entry: Document) -> bool:
     return bool(entry.get("legacyIds")) or entry["_id"] != command_key(tenant_id, command_id)
 
 
-def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
+def wire_event(
+    entry: Document, record: OutboxRecord, pii: EventPii = EventPii.MASKED
+) -> dict[str, Any]:
     """The CloudEvent published for `record` of journal `entry` (DESIGN §4)."""
     if _written_whole(record):
-        return {key: value for key, value in record.items() if not key.startswith("_")}
+        whole = {key: value for key, value in record.items() if not key.startswith("_")}
+        return {**whole, "data": _disclosed(whole["data"], pii)}
     if "data" in record:
         data = record["data"]
     else:
         where = record["dataOf"]
         change = entry["changes"][where[0]]
         data = public(change["doc"] if len(where) == 1 else inserted_document(change, where[1]))
-    return {
+    event = {
         "specversion": SPEC_VERSION,
         "id": event_id(
             entry["tenantId"],
@@ -161,8 +185,20 @@ def wire_event(entry: Document, record: OutboxRecord) -> dict[str, Any]:
         "tenantid": entry["tenantId"],
         "sequence": record["sequence"],
         "causationid": entry["commandId"],
-        "data": data,
     }
+    if "origin" in entry:  # entries committed before origins were recorded have none
+        event["changeorigin"] = entry["origin"]
+    if "changed" in record:
+        event["changedfields"] = ",".join(record["changed"])
+        previous = to_jsonable_python(_disclosed(record["previous"], pii))
+        event["previousvalues"] = json.dumps(previous, ensure_ascii=False, separators=(",", ":"))
+    event["data"] = _disclosed(data, pii)
+    return event
+
+
+def _disclosed(value: dict[str, Any], pii: EventPii) -> dict[str, Any]:
+    """`value` as the PII setting lets a change event carry it."""
+    return value if pii is EventPii.CLEAR else masked_contacts(value)
 
 
 def event_key(entry: Document, record: OutboxRecord) -> bytes:
@@ -181,6 +217,7 @@ PUBLISHING_FIELDS = {
     "tenantId": 1,
     "commandId": 1,
     "decidedAt": 1,
+    "origin": 1,
     "changes": 1,
     "events": 1,
     "legacyIds": 1,

@@ -27,13 +27,22 @@ from schemas.envelope import (
     fingerprint,
     stored_result,
 )
+from schemas.errors import ErrorCode, ErrorKind
+from schemas.events import ORIGIN_KAFKA
 from storage.changes import advance, apply_changes
 from storage.customers import CUSTOMERS, CustomerRepository
 from storage.database import Database, Document
-from storage.journal import DECIDED, CommandJournal, journal_id
+from storage.journal import DECIDED, FAILED, CommandJournal, journal_id
 from storage.journal_watch import JournalWatch
 
 BATCH_STATUSES = ("created", "duplicate", "invalid")
+MAX_FAILURE_MESSAGE = 1000  # as the dead letter's `x-dlq-error` header
+# The error kind of a failed command, by its dead-letter reason (a default: internal).
+FAILURE_KINDS = {
+    "invalid_payload": ErrorKind.INVALID,
+    "unknown_type": ErrorKind.INVALID,
+    "too_large": ErrorKind.TOO_LARGE,
+}
 
 
 class InvalidCommand(ValueError):
@@ -50,20 +59,63 @@ class CommandProcessor:
         self._customers = CustomerRepository(db)
         self._watch = watch
 
-    async def process(self, envelope: CommandEnvelope) -> CommandResult:
+    async def process(self, envelope: CommandEnvelope, origin: str = ORIGIN_KAFKA) -> CommandResult:
+        """Handle a command; `origin` is what sent it (its events' `changeorigin`)."""
         entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
         if entry is None:
             decision = await self._decide(envelope)
-            entry = await self._journal_entry(envelope, decision)
+            entry = await self._journal_entry(envelope, decision, origin)
             if not await self._journal.commit(entry):
                 # Committed meanwhile by a concurrent delivery: that decision wins.
                 entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
                 assert entry is not None
         if entry["state"] == DECIDED:
             entry = await self._apply(entry)
+        self._finished(envelope)
+        return CommandResult.model_validate(entry["result"])
+
+    async def fail(self, envelope: CommandEnvelope, reason: str, error: str) -> CommandResult:
+        """Record the terminal `failed` outcome of a command the worker dead-letters
+        (`reason` as the dead letter's), unless it already has an outcome: its status
+        resource then answers `failed` rather than `pending` for ever, and a redelivery
+        finds it failed (it is not decided again)."""
+        kind = FAILURE_KINDS.get(reason, ErrorKind.INTERNAL)
+        now = iso_now()
+        result = stored_result(
+            envelope.command_id,
+            envelope.type.value,
+            envelope.tenant_id,
+            CommandStatus.FAILED,
+            None,
+            None,
+            {
+                "code": ErrorCode.COMMAND_FAILED.value,
+                "kind": kind.value,
+                "message": error[:MAX_FAILURE_MESSAGE],
+                "details": reason,
+            },
+        )
+        result["completedAt"] = now
+        entry = await self._journal.fail(
+            {
+                "_id": journal_id(envelope.tenant_id, envelope.command_id),
+                "tenantId": envelope.tenant_id,
+                "commandId": envelope.command_id,
+                "type": envelope.type.value,
+                "fingerprint": fingerprint(envelope.type.value, envelope.payload),
+                "state": FAILED,
+                "decidedAt": now,
+                "result": result,
+                "published": True,  # nothing to publish; the retention deletes it in time
+            }
+        )
+        self._finished(envelope)
+        return CommandResult.model_validate(entry["result"])
+
+    def _finished(self, envelope: CommandEnvelope) -> None:
+        """The command has its outcome: wake whoever waits for it in this process."""
         if self._watch is not None:
             self._watch.changed(envelope.tenant_id, envelope.command_id)
-        return CommandResult.model_validate(entry["result"])
 
     async def _decide(self, envelope: CommandEnvelope) -> Decision:
         use_case = use_case_for(envelope.type)
@@ -77,7 +129,9 @@ class CommandProcessor:
         decision.decided_at = context.now  # the journal's time of it, the same moment
         return decision
 
-    async def _journal_entry(self, envelope: CommandEnvelope, decision: Decision) -> Document:
+    async def _journal_entry(
+        self, envelope: CommandEnvelope, decision: Decision, origin: str = ORIGIN_KAFKA
+    ) -> Document:
         decided_at = decision.decided_at or iso_now()
         changes = list(decision.changes)
         created = _inserted_customers(changes)
@@ -96,6 +150,7 @@ class CommandProcessor:
             "fingerprint": fingerprint(envelope.type.value, envelope.payload),
             "state": DECIDED,
             "decidedAt": decided_at,
+            "origin": origin,
             "firstSequence": min(sequences, default=0),
             "result": stored_result(
                 envelope.command_id,
@@ -103,7 +158,7 @@ class CommandProcessor:
                 envelope.tenant_id,
                 decision.status,
                 decision.entity_id,
-                decision.data,
+                _with_sequence(decision, sequences),
                 decision.error,
                 data_is_json=decision.data_is_json,
             ),
@@ -167,6 +222,25 @@ class CommandProcessor:
         )
         entry.update(state="applied", result=result, events=events)
         return entry
+
+
+def _with_sequence(decision: Decision, sequences: list[int]) -> Any:
+    """The result's data; when it is the view of the customer the command wrote (a create,
+    an update, a VIP mark, a profile refresh), with that event's `sequence`, as customer
+    reads have it: the answer to a write equals a read made right after it."""
+    data = decision.data
+    if not isinstance(data, dict) or data.get("id") != decision.entity_id:
+        return data
+    for draft, sequence in zip(decision.events, sequences, strict=True):
+        if (
+            isinstance(draft, EventDraft)
+            and draft.entity == "customer"
+            and draft.subject == decision.entity_id
+            and draft.document is not None
+            and draft.action != "deleted"
+        ):
+            return {**data, "sequence": sequence}
+    return data
 
 
 def _inserted_customers(changes: list[dict[str, Any]]) -> dict[str, Document]:

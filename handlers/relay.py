@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers.journal_retention import JournalRetention
-from handlers.outbox import PUBLISHING_FIELDS, each_record, event_key, wire_event
+from handlers.outbox import PUBLISHING_FIELDS, EventPii, each_record, event_key, wire_event
 from storage.journal import CommandJournal
 from storage.leases import Lease
 
@@ -31,8 +31,10 @@ class OutboxRelay:
         linger_s: float = 0.0,
         lease: Lease | None = None,
         retention: JournalRetention | None = None,
+        pii: EventPii = EventPii.MASKED,
     ) -> None:
         self._journal = journal
+        self._pii = pii  # CRM_EVENT_PII
         self._publish = publish
         self._lease = lease  # with several workers: only the holder publishes
         self._retention = retention  # pruned between passes, by the lease holder too
@@ -54,7 +56,8 @@ class OutboxRelay:
             entries = await self._journal.unpublished(self._batch, PUBLISHING_FIELDS)
             for entry in entries:
                 for record in each_record(entry):
-                    await self._publish(wire_event(entry, record), event_key(entry, record))
+                    event = wire_event(entry, record, self._pii)
+                    await self._publish(event, event_key(entry, record))
                     sent += 1
             if entries:
                 await self._journal.mark_published([entry["_id"] for entry in entries])

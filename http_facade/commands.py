@@ -13,7 +13,7 @@ from schemas.base import iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, fingerprint
 from schemas.errors import ErrorCode, ErrorKind
 from storage.database import Database, Document
-from storage.journal import APPLIED, CommandJournal
+from storage.journal import DECIDED, CommandJournal
 from storage.journal_watch import JournalWatch, until_changed
 from storage.submissions import CommandSubmissions
 
@@ -64,13 +64,13 @@ class CommandGateway:
         entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
         if entry is None:
             await self._publish(wire, key)
-        if entry is None or entry.get("state") != APPLIED:
+        if not _finished(entry):
             entry = await self._wait(envelope)
         _same_request_or_409(entry, digest)
         if entry is None:
             # Not decided yet: recorded, so that the status resource says `pending`.
             _same_request_or_409(await self._submitted(envelope, digest), digest)
-        if entry is None or entry.get("state") != APPLIED:
+        if entry is None or not _finished(entry):
             raise CommandPending(envelope.command_id)
         return CommandResult.model_validate(entry["result"])
 
@@ -91,7 +91,7 @@ class CommandGateway:
         while True:
             with self._watch.expect(envelope.tenant_id, envelope.command_id) as changed:
                 entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
-                if entry is not None and entry.get("state") == APPLIED:
+                if _finished(entry):
                     return entry
                 if time.monotonic() >= deadline:
                     return entry
@@ -99,7 +99,8 @@ class CommandGateway:
             pause = min(pause * 2, MAX_POLL_S)
 
     async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
-        """The command's result; `pending` while it waits to be decided (after a 202) or is
+        """The command's result (`succeeded`, `rejected`, or `failed` when the worker
+        dead-lettered it); `pending` while it waits to be decided (after a 202) or is
         decided but not applied; None if unknown."""
         entry = await self._journal.outcome(tenant_id, command_id)
         if entry is None:
@@ -113,9 +114,14 @@ class CommandGateway:
                 status=CommandStatus.PENDING,
             )
         result = CommandResult.model_validate(entry["result"])
-        if entry.get("state") != APPLIED:
+        if entry.get("state") == DECIDED:
             result.status = CommandStatus.PENDING
         return result
+
+
+def _finished(entry: Document | None) -> bool:
+    """The command has its outcome: applied (succeeded or rejected) or failed."""
+    return entry is not None and entry.get("state") != DECIDED
 
 
 def _same_request_or_409(entry: Document | None, digest: str) -> None:

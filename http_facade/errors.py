@@ -27,6 +27,7 @@ STATUS_OF_KIND = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.INTERNAL: 500,
 }
 CODE_OF_STATUS = {
     400: "BAD_REQUEST",

@@ -1,15 +1,11 @@
-"""Phone masking for read responses (`13812345678` → `138****5678`)."""
+"""Phone masking for read responses (`13812345678` → `138****5678`); the rule itself is
+`schemas.pii`'s, shared with the change events."""
 
 from typing import Any
 
-PHONE_FIELDS = ("phone",)
+from schemas.pii import PHONE_FIELDS, mask_phone
 
-
-def mask_phone(phone: str) -> str:
-    """Keep the first 3 and last 4 characters; short numbers keep only the last 2."""
-    if len(phone) >= 8:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * max(len(phone) - 2, 1) + phone[-2:]
+__all__ = ["PHONE_FIELDS", "mask_phone", "masked"]
 
 
 def masked(view: dict[str, Any], sees_pii: bool) -> dict[str, Any]:

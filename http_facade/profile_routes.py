@@ -25,7 +25,7 @@ from schemas.customer_profile import (
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from storage.customer_profile import BindingRepository, InteractionRepository
-from storage.customers import CustomerRepository
+from storage.customers import CustomerRepository, customer_view
 from storage.database import Document
 from storage.documents import public
 
@@ -74,7 +74,7 @@ async def _about_customer(
 )
 async def get_customer(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await _customer_or_404(ctx, principal.tenant_id, id)
-    return ok(masked(public(doc), principal.sees_pii))
+    return ok(masked(customer_view(doc), principal.sees_pii))
 
 
 @router.post(

@@ -18,6 +18,8 @@ from schemas.ids import (
 
 RESERVED_REQUEST_ID = f"X-Request-ID: the prefix {INTEGRATION_COMMAND_PREFIX} is reserved"
 
+FINAL_ERRORS = (CommandStatus.REJECTED, CommandStatus.FAILED)
+
 
 def command_key(envelope: CommandEnvelope, customer_id: str | None) -> bytes:
     """`{tenantId}:{customerId}`; a create is keyed by the customer it will create."""
@@ -35,7 +37,8 @@ async def send_command(
     *,
     customer_id: str | None = None,
 ) -> CommandResult:
-    """Run a command for this request; a rejection becomes the matching HTTP error.
+    """Run a command for this request; a rejection (or a failure: the worker dead-lettered
+    the command) becomes the matching HTTP error.
 
     The command id is the request's `X-Request-ID` (generated when absent), so a client
     retrying with the same header gets the first result back; one only integration events'
@@ -53,7 +56,7 @@ async def send_command(
         payload=payload,
     )
     result = await context.commands.execute(envelope, command_key(envelope, customer_id))
-    if result.status is CommandStatus.REJECTED and result.error is not None:
+    if result.status in FINAL_ERRORS and result.error is not None:
         raise ApiError(
             ErrorKind(result.error.kind),
             result.error.code,

@@ -62,6 +62,7 @@ class CommandStatus(StrEnum):
     SUCCEEDED = "succeeded"
     REJECTED = "rejected"
     PENDING = "pending"
+    FAILED = "failed"  # dead-lettered by the worker: terminal, like the other two
 
 
 class CommandError(CamelModel):

@@ -11,6 +11,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # 409
     TOO_LARGE = "too_large"  # 413
     UNAVAILABLE = "unavailable"  # 503
+    INTERNAL = "internal"  # 500: a command the worker could not process (dead-lettered)
 
 
 class ErrorCode(StrEnum):
@@ -38,3 +39,4 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     OPPORTUNITY_CUSTOMER_MISMATCH = "OPPORTUNITY_CUSTOMER_MISMATCH"
+    COMMAND_FAILED = "COMMAND_FAILED"

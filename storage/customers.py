@@ -1,9 +1,11 @@
 """Customer documents: look-ups for the rules, pages for the readers, their indexes."""
 
+from typing import Any
+
 from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_indexes, newest_first_page
+from storage.documents import alive, newest_first_indexes, newest_first_page, public
 
 CUSTOMERS = "customers"
 
@@ -31,6 +33,13 @@ def name_key(name: str) -> str:
     `re.sub(r"\\s+", " ", name.strip()).casefold()` at a fifth of the cost (an import
     keys thousands of names)."""
     return " ".join(name.split()).casefold()
+
+
+def customer_view(doc: Document) -> dict[str, Any]:
+    """A customer as reads answer it: its public view and `sequence`, the number of its
+    last change event this state reflects (0: none yet). A consumer bootstrapping from
+    reads skips the events at or below it (README, "Kafka")."""
+    return {**public(doc), "sequence": int(doc.get("_seq", 0))}
 
 
 class CustomerRepository:

@@ -25,6 +25,8 @@ from storage.pruning import delete_oldest
 JOURNAL = "command_journal"
 DECIDED = "decided"
 APPLIED = "applied"
+# Dead-lettered by the worker (undecidable, or its decision could not be applied): terminal.
+FAILED = "failed"
 # What an entry drops once it has nothing left to publish: it keeps its result.
 _PUBLISHED_DROPS = {"changes": "", "events": ""}
 _OUTCOME_FIELDS = {"state": 1, "fingerprint": 1, "result": 1, **COMMAND_FIELDS}
@@ -112,6 +114,21 @@ class CommandJournal:
         elif events_changed:
             update["$set"]["events"] = events
         await self._c.update_one({"_id": doc_id}, update)
+
+    async def fail(self, doc: Document) -> Document:
+        """Record that a command failed: `doc` is a whole entry (state FAILED, its result,
+        nothing to publish). A command not in the journal gets it; one decided but never
+        applied becomes it (its changes and events are dropped); one applied, rejected or
+        failed before keeps what it has. Returns the entry as it now stands."""
+        if await self.commit(doc):
+            return doc
+        failed = {key: doc[key] for key in ("state", "result", "published")}
+        await self._c.update_one(
+            {"_id": doc["_id"], "state": DECIDED},
+            {"$set": failed, "$unset": _PUBLISHED_DROPS},
+        )
+        stands = await self._c.find_one({"_id": doc["_id"]})
+        return doc if stands is None else stands
 
     async def unpublished(self, limit: int, fields: dict[str, int]) -> list[Document]:
         """`fields` of the applied commands whose events are not all published yet,

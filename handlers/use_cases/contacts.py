@@ -37,10 +37,10 @@ async def _demote_other_primaries(
     others = await ContactRepository(db).primaries(
         ctx.tenant_id, contact["customerId"], except_id=contact["_id"]
     )
-    demoted = [{**doc, "isPrimary": False, "updatedAt": ctx.now} for doc in others]
+    demoted = [({**doc, "isPrimary": False, "updatedAt": ctx.now}, doc) for doc in others]
     return (
-        [changes.put(CONTACTS, doc) for doc in demoted],
-        [contact_event("updated", doc) for doc in demoted],
+        [changes.put(CONTACTS, doc) for doc, _ in demoted],
+        [contact_event("updated", doc).changing(before) for doc, before in demoted],
     )
 
 
@@ -97,7 +97,7 @@ async def update_contact(ctx: CommandContext[UpdateContact], db: Database) -> De
         public(updated),
         entity_id=current["_id"],
         changes=[changes.put(CONTACTS, updated), *extra_changes],
-        events=[contact_event("updated", updated), *extra_events],
+        events=[contact_event("updated", updated).changing(current), *extra_events],
     )
 
 

@@ -166,7 +166,7 @@ async def refresh_profile(ctx: CommandContext[RefreshProfile], db: Database) -> 
         public(refreshed),
         entity_id=customer["_id"],
         changes=[changes.put(CUSTOMERS, refreshed)],
-        events=[_customer_event("profile_refreshed", refreshed)],
+        events=[_customer_event("profile_refreshed", refreshed).changing(customer)],
     )
 
 
@@ -268,7 +268,9 @@ async def update_commitment(ctx: CommandContext[UpdateCommitment], db: Database)
         entity_id=current["_id"],
         changes=[changes.put(COMMITMENTS, updated_commitment), changes.put(CUSTOMERS, updated)],
         events=[
-            EventDraft.of_document("commitment", "updated", updated_commitment, customer["_id"])
+            EventDraft.of_document(
+                "commitment", "updated", updated_commitment, customer["_id"]
+            ).changing(current)
         ],
     )
 
@@ -288,7 +290,7 @@ async def mark_vip(ctx: CommandContext[MarkVip], db: Database) -> Decision:
         public(marked),
         entity_id=customer["_id"],
         changes=[changes.put(CUSTOMERS, marked)],
-        events=[_customer_event("vip_marked", marked)],
+        events=[_customer_event("vip_marked", marked).changing(customer)],
     )
 
 

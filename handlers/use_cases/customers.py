@@ -135,7 +135,7 @@ async def update_customer(ctx: CommandContext[UpdateCustomer], db: Database) -> 
         public(updated),
         entity_id=current["_id"],
         changes=[changes.put(CUSTOMERS, updated, on_conflict=DUPLICATE_NAME)],
-        events=[customer_event("updated", updated)],
+        events=[customer_event("updated", updated).changing(current)],
     )
 
 

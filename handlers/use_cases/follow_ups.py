@@ -76,7 +76,7 @@ async def update_follow_up(ctx: CommandContext[UpdateFollowUp], db: Database) ->
         public(updated),
         entity_id=current["_id"],
         changes=[changes.put(FOLLOW_UPS, updated)],
-        events=[follow_up_event("updated", updated)],
+        events=[follow_up_event("updated", updated).changing(current)],
     )
 
 

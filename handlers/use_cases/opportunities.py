@@ -80,7 +80,7 @@ async def update_opportunity(ctx: CommandContext[UpdateOpportunity], db: Databas
         public(updated),
         entity_id=current["_id"],
         changes=[changes.put(OPPORTUNITIES, updated)],
-        events=[opportunity_event("updated", updated)],
+        events=[opportunity_event("updated", updated).changing(current)],
     )
 
 

@@ -63,7 +63,7 @@ async def create_payment(ctx: CommandContext[CreatePayment], db: Database) -> De
         changes=[changes.insert(PAYMENTS, payment), changes.put(CONTRACTS, updated_contract)],
         events=[
             EventDraft.of_document("payment", "created", payment, contract["customerId"]),
-            contract_event("updated", updated_contract),
+            contract_event("updated", updated_contract).changing(contract),
         ],
     )
 

@@ -23,8 +23,7 @@ from schemas.crm_customers import (
 )
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
-from storage.customers import CustomerRepository
-from storage.documents import public
+from storage.customers import CustomerRepository, customer_view
 
 router = APIRouter(tags=["API B — CRM v2"])
 
@@ -44,7 +43,7 @@ async def _page(
     docs, total = await CustomerRepository(ctx.db).page(
         principal.tenant_id, skip=paging.skip, limit=paging.page_size, owner_id=owner_id
     )
-    return paging.response([masked(public(doc), principal.sees_pii) for doc in docs], total)
+    return paging.response([masked(customer_view(doc), principal.sees_pii) for doc in docs], total)
 
 
 @router.get(
@@ -110,7 +109,7 @@ async def get_customer(customer_id: CustomerId, ctx: Ctx, principal: CustomersRe
             ErrorCode.CUSTOMER_NOT_FOUND.value,
             f"customer {customer_id} not found",
         )
-    return JSONResponse(masked(public(doc), principal.sees_pii))
+    return JSONResponse(masked(customer_view(doc), principal.sees_pii))
 
 
 @router.post(
