@@ -12,6 +12,7 @@ from handlers.command_consumer import MAX_MESSAGE_BYTES, CommandConsumer, Outcom
 from handlers.dead_letters import TOO_LARGE_SAMPLE_BYTES, DeadLetters, RawMessage
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.pipeline import CommandProcessor
+from storage.journal import CommandJournal
 from tests.conftest import published
 from tests.helpers import publish_raw
 
@@ -78,9 +79,13 @@ async def test_a_command_over_the_default_limit_is_dead_lettered(runtime: Runtim
     assert headers["x-dlq-truncated"] == "true"
     assert headers["x-dlq-original-topic"] == runtime.topics.commands
     assert headers["trace"] == "abc"  # the original headers travel with it
-    journal = runtime.store.db["command_journal"]
-    assert await journal.find_one({"_id": "t1:cmd-Huge"}) is None  # never processed
-    small = await journal.find_one({"_id": "t1:cmd-Small"})
+    journal = CommandJournal(runtime.store.db)
+    huge = await journal.find("t1", "cmd-Huge")  # never decided: recorded as failed
+    assert huge is not None
+    assert huge["result"]["status"] == "failed"
+    assert huge["result"]["error"]["details"] == "too_large"
+    assert "changes" not in huge and not huge.get("events")
+    small = await journal.find("t1", "cmd-Small")
     assert small is not None
     assert small["result"]["status"] == "succeeded"
 
