@@ -23,7 +23,7 @@ from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
 from crm.settings import Settings, redacted_url
-from crm.startup import NotUsable, with_retries
+from crm.startup import NotUsable, StartupError, with_retries
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
@@ -36,6 +36,8 @@ from storage.database import Document, Store, open_store
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
 from storage.leases import Lease
+from storage.memory import MemoryClient
+from storage.memory_snapshot import DataDirectory, DataDirectoryError
 from storage.submissions import CommandSubmissions
 
 RELAY_STOP_TIMEOUT_S = 10.0
@@ -56,6 +58,11 @@ class Runtime:
         self.role = role
         self.topics = settings.topics
         self.store = store if store is not None else _open_store(settings, role)
+        # `crm run` on its own in-memory store keeps it in CRM_DATA_DIR.
+        self.data_directory = (
+            _data_directory(settings, self.store) if store is None and role == "all" else None
+        )
+        self._snapshot_task: asyncio.Task[None] | None = None
         # Embedded mode: the Tansu broker this process starts and stops (crm/embedded_kafka.py).
         self.embedded_kafka = (
             EmbeddedKafka(settings.embedded_kafka_port) if settings.embedded_broker else None
@@ -156,6 +163,9 @@ class Runtime:
             "max_backoff_s": settings.startup_backoff_max_s,
         }
         store_at = "memory" if self.store.embedded else redacted_url(settings.mongo_url)
+        if self.data_directory is not None:
+            await self._load_data_directory(self.data_directory)
+            store_at = f"memory, kept in {self.data_directory.directory}"
         await with_retries(self._prepare_store, what="MongoDB", where=store_at, **retry)
         if self.embedded_kafka is not None:
             await self.embedded_kafka.start()
@@ -171,6 +181,10 @@ class Runtime:
         )
         if self.runs_worker:
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        if self.data_directory is not None:
+            self._snapshot_task = asyncio.create_task(
+                self.data_directory.keep_saving(settings.data_snapshot_s), name="store-snapshots"
+            )
         self._started = True
         self._accepting = True
         log.info(
@@ -180,6 +194,13 @@ class Runtime:
             ",".join(settings.kafka_servers),
             " (embedded Tansu broker)" if self.embedded_kafka is not None else "",
         )
+
+    async def _load_data_directory(self, directory: DataDirectory) -> None:
+        """Before the indexes are ensured: they are checked against the loaded ones."""
+        try:
+            await directory.open()
+        except (DataDirectoryError, OSError) as exc:
+            raise StartupError(f"cannot use the data directory (CRM_DATA_DIR): {exc}") from exc
 
     async def _prepare_store(self) -> None:
         if not self.store.embedded:
@@ -222,8 +243,25 @@ class Runtime:
         await self._stop_broker_quietly()
         if self.embedded_kafka is not None:
             await self.embedded_kafka.stop()
+        await self._save_data_directory()
         await self.store.close()
         log.info("%s stopped", self.role)
+
+    async def _save_data_directory(self) -> None:
+        """The last snapshot, once nothing writes any more (after the final relay pass)."""
+        if self.data_directory is None:
+            return
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshot_task
+        try:
+            if await self.data_directory.save():
+                log.info("store saved to %s", self.data_directory.path)
+        except Exception:
+            log.exception("could not save the store to %s", self.data_directory.path)
+        finally:
+            self.data_directory.close()
 
     async def _stop_consuming(self) -> None:
         """Stop the subscribers: FastStream waits (graceful timeout) for in-flight messages,
@@ -298,6 +336,12 @@ def _open_store(settings: Settings, role: Role) -> Store:
         appname=f"crm-{role}",
     )
     return Store(client, client[settings.mongo_db], embedded=False)
+
+
+def _data_directory(settings: Settings, store: Store) -> DataDirectory | None:
+    if settings.data_dir is None or not isinstance(store.client, MemoryClient):
+        return None
+    return DataDirectory(store.client[settings.mongo_db], settings.data_dir)
 
 
 def _process_identity() -> str:
