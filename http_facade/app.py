@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from http_facade import integration_routes, metrics, profile_routes, system_routes
 from http_facade.commands import CommandPending, command_status_path
@@ -43,12 +44,19 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None,
 ) -> FastAPI:
-    """The app. `readiness` answers `/ready` (default: the health checks of the context)."""
-    app = FastAPI(
+    """The app. `readiness` answers `/ready` (default: the health checks of the context).
+
+    `/docs` (Swagger UI) and `/redoc` load their scripts and styles from this service
+    (`/static-offline-docs/`, the assets shipped in the `fastapi-offline` wheel), not from
+    a CDN: they work on a machine without internet."""
+    app = FastAPIOffline(
         title="CRM worker service",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # no badge fetched from the public validator (nothing leaves this service); a token
+        # given to Authorize survives a reload of the page
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
     )
     app.state.context = context
     app.state.readiness = readiness or context.health
