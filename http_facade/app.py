@@ -15,7 +15,7 @@ from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
 from http_facade.limits import BodySizeLimit, TenantRateLimit
 from http_facade.middleware import RequestTelemetry
-from http_facade.openapi_docs import without_unused_422
+from http_facade.openapi_docs import install_openapi
 
 CRM_V2_PREFIX = "/api/v1/crm"
 DESCRIPTION = """\
@@ -27,7 +27,8 @@ the worker; reads come straight from MongoDB.
   `{"code","message","details","requestId"}`.
   The same routes also answer at the root path (direct "cell" access on port 8001).
 
-Authentication: `Authorization: Bearer <HS256 JWT>` with `sub`, `tenant`, `permissions`, `exp`.
+Authentication: `Authorization: Bearer <HS256 JWT>` with `sub`, `tenant`, `permissions`, `exp`
+(**Authorize** above takes one from `crm token`). Each route names the permission it needs.
 """
 
 
@@ -79,5 +80,5 @@ def create_app(
     app.include_router(integration_routes.router)
     app.include_router(system_routes.router)
     app.include_router(metrics.router)
-    without_unused_422(app)
+    install_openapi(app, rate_limited=context.rate_limit_per_s > 0)
     return app

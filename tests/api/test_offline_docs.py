@@ -139,6 +139,7 @@ def test_swagger_ui_renders_the_api_offline(served: str) -> None:
     assert 'class="swagger-ui"' in dom  # Swagger UI mounted its app
     assert "CRM worker service" in dom  # ... and rendered the spec it fetched
     assert "/api/v1/api/customers" in dom
+    assert "btn authorize" in dom  # the bearer scheme's Authorize button
 
 
 @pytest.mark.skipif(
