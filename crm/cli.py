@@ -183,7 +183,11 @@ def _print_quickstart(settings: Settings) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     kafka = ",".join(settings.kafka_servers)
     broker = "embedded Kafka broker (Tansu)" if settings.embedded_broker else "Kafka"
-    store = "in-memory store" if settings.embedded_store else "MongoDB"
+    store = "MongoDB"
+    if settings.embedded_store:
+        store = "in-memory store"
+        if settings.data_dir is not None:
+            store += f" kept in {settings.data_dir}/ (CRM_DATA_DIR)"
     print(f"CRM service ready on {base}")
     print(f"{broker} at {kafka} (any Kafka client can produce and consume), {store}")
     print(f"Dev token (tenant dev-tenant, 12 h, all permissions):\n  {token}\n")

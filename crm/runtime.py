@@ -24,7 +24,7 @@ from crm.consumer_lag import ConsumerLag
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
 from crm.settings import ConfigurationError, Settings, redacted_url
-from crm.startup import NotUsable, with_retries
+from crm.startup import NotUsable, StartupError, with_retries
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
@@ -40,6 +40,8 @@ from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
 from storage.journal_watch import JournalWatch
 from storage.leases import Lease
+from storage.memory import MemoryClient
+from storage.memory_snapshot import DataDirectory, DataDirectoryError
 from storage.submissions import CommandSubmissions
 
 RELAY_STOP_TIMEOUT_S = 10.0
@@ -60,6 +62,11 @@ class Runtime:
         self.role = role
         self.topics = settings.topics
         self.store = store if store is not None else _open_store(settings, role)
+        # `crm run` on its own in-memory store keeps it in CRM_DATA_DIR.
+        self.data_directory = (
+            _data_directory(settings, self.store) if store is None and role == "all" else None
+        )
+        self._snapshot_task: asyncio.Task[None] | None = None
         # Embedded mode: the Tansu broker this process starts and stops (crm/embedded_kafka.py).
         self.embedded_kafka = (
             EmbeddedKafka(settings.embedded_kafka_port) if settings.embedded_broker else None
@@ -177,6 +184,9 @@ class Runtime:
             "max_backoff_s": settings.startup_backoff_max_s,
         }
         store_at = "memory" if self.store.embedded else redacted_url(settings.mongo_url)
+        if self.data_directory is not None:
+            await self._load_data_directory(self.data_directory)
+            store_at = f"memory, kept in {self.data_directory.directory}"
         await with_retries(self._prepare_store, what="MongoDB", where=store_at, **retry)
         if self.embedded_kafka is not None:
             await self.embedded_kafka.start()
@@ -196,6 +206,10 @@ class Runtime:
                 self._lag_task = asyncio.create_task(
                     self.consumer_lag.run(settings.consumer_lag_interval_s), name="consumer-lag"
                 )
+        if self.data_directory is not None:
+            self._snapshot_task = asyncio.create_task(
+                self.data_directory.keep_saving(settings.data_snapshot_s), name="store-snapshots"
+            )
         self._started = True
         self._accepting = True
         log.info(
@@ -205,6 +219,13 @@ class Runtime:
             ",".join(settings.kafka_servers),
             " (embedded Tansu broker)" if self.embedded_kafka is not None else "",
         )
+
+    async def _load_data_directory(self, directory: DataDirectory) -> None:
+        """Before the indexes are ensured: they are checked against the loaded ones."""
+        try:
+            await directory.open()
+        except (DataDirectoryError, OSError) as exc:
+            raise StartupError(f"cannot use the data directory (CRM_DATA_DIR): {exc}") from exc
 
     async def _prepare_store(self) -> None:
         if not self.store.embedded:
@@ -257,8 +278,25 @@ class Runtime:
         await self._stop_broker_quietly()
         if self.embedded_kafka is not None:
             await self.embedded_kafka.stop()
+        await self._save_data_directory()
         await self.store.close()
         log.info("%s stopped", self.role)
+
+    async def _save_data_directory(self) -> None:
+        """The last snapshot, once nothing writes any more (after the final relay pass)."""
+        if self.data_directory is None:
+            return
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshot_task
+        try:
+            if await self.data_directory.save():
+                log.info("store saved to %s", self.data_directory.path)
+        except Exception:
+            log.exception("could not save the store to %s", self.data_directory.path)
+        finally:
+            self.data_directory.close()
 
     async def _stop_consuming(self) -> None:
         """Stop the subscribers: FastStream waits (graceful timeout) for in-flight messages,
@@ -345,6 +383,12 @@ def _origin_key(settings: Settings) -> bytes | None:
         return origin_key(settings.effective_jwt_secret)
     except ConfigurationError:
         return None
+
+
+def _data_directory(settings: Settings, store: Store) -> DataDirectory | None:
+    if settings.data_dir is None or not isinstance(store.client, MemoryClient):
+        return None
+    return DataDirectory(store.client[settings.mongo_db], settings.data_dir)
 
 
 def _process_identity() -> str:

@@ -2,6 +2,7 @@
 
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     kafka_flavour: Literal["kafka", "tansu"] = "kafka"
     mongo_url: str | None = None
     mongo_db: str = "crm"
+    # `crm run` on the in-memory store keeps it under this directory (storage/memory_snapshot.py):
+    # written every `data_snapshot_s` while it changes and on shutdown, loaded at start-up.
+    # Unset or empty: memory only. Relative paths are taken from the working directory.
+    data_dir: Path | None = Path(".crm-data")
+    data_snapshot_s: float = Field(default=5.0, gt=0, le=3600)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8001, ge=1, le=65535)
     jwt_secret: str | None = None
@@ -85,7 +91,7 @@ class Settings(BaseSettings):
     topic_customer_events: str = "crm.customer-events"
     topic_commands_dlq: str = "crm.commands.dlq"
 
-    @field_validator("kafka_url", "mongo_url", mode="before")
+    @field_validator("kafka_url", "mongo_url", "data_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

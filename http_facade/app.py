@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from http_facade import integration_routes, metrics, profile_routes, system_routes
 from http_facade.commands import CommandPending, command_status_path
@@ -14,7 +15,7 @@ from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
 from http_facade.limits import BodySizeLimit, TenantRateLimit
 from http_facade.middleware import RequestTelemetry
-from http_facade.openapi_docs import without_unused_422
+from http_facade.openapi_docs import install_openapi
 
 CRM_V2_PREFIX = "/api/v1/crm"
 DESCRIPTION = """\
@@ -26,7 +27,8 @@ the worker; reads come straight from MongoDB.
   `{"code","message","details","requestId"}`.
   The same routes also answer at the root path (direct "cell" access on port 8001).
 
-Authentication: `Authorization: Bearer <HS256 JWT>` with `sub`, `tenant`, `permissions`, `exp`.
+Authentication: `Authorization: Bearer <HS256 JWT>` with `sub`, `tenant`, `permissions`, `exp`
+(**Authorize** above takes one from `crm token`). Each route names the permission it needs.
 """
 
 
@@ -43,12 +45,19 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None,
 ) -> FastAPI:
-    """The app. `readiness` answers `/ready` (default: the health checks of the context)."""
-    app = FastAPI(
+    """The app. `readiness` answers `/ready` (default: the health checks of the context).
+
+    `/docs` (Swagger UI) and `/redoc` load their scripts and styles from this service
+    (`/static-offline-docs/`, the assets shipped in the `fastapi-offline` wheel), not from
+    a CDN: they work on a machine without internet."""
+    app = FastAPIOffline(
         title="CRM worker service",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # no badge fetched from the public validator (nothing leaves this service); a token
+        # given to Authorize survives a reload of the page
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
     )
     app.state.context = context
     app.state.readiness = readiness or context.health
@@ -71,5 +80,5 @@ def create_app(
     app.include_router(integration_routes.router)
     app.include_router(system_routes.router)
     app.include_router(metrics.router)
-    without_unused_422(app)
+    install_openapi(app, rate_limited=context.rate_limit_per_s > 0)
     return app

@@ -5,10 +5,19 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from http_facade.auth import Principal, authenticate, require_permission
 from http_facade.commands import CommandGateway
 from storage.database import Database
+
+BEARER_SCHEME = "bearerAuth"
+BEARER_DOC = (
+    "An HS256 JWT with `sub`, `tenant`, `permissions` and `exp`. For a dev token: "
+    "`crm token --sub u1 --tenant t1 --perm customers.read,customers.write,crm.read,crm.write` "
+    "(`make run` prints one with every permission). Paste the token alone, without `Bearer`."
+)
 
 
 @dataclass
@@ -33,18 +42,26 @@ async def get_context(request: Request) -> FacadeContext:
 Ctx = Annotated[FacadeContext, Depends(get_context)]
 
 
-def _requires(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
-    async def dependency(request: Request) -> Principal:
+class Requires(SecurityBase):
+    """The dependency of every route that needs a token: a valid bearer JWT with one of
+    `permissions` (401 / 403 otherwise); it gives the caller. Being a FastAPI security
+    scheme, it also puts the bearer scheme on those routes in the OpenAPI (Swagger's
+    Authorize), at no cost per request."""
+
+    def __init__(self, *permissions: str) -> None:
+        self.permissions = permissions
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=BEARER_DOC)
+        self.scheme_name = BEARER_SCHEME
+
+    async def __call__(self, request: Request) -> Principal:
         context: FacadeContext = request.app.state.context
         principal = authenticate(request, context.jwt_secret)
-        require_permission(principal, *permissions)
+        require_permission(principal, *self.permissions)
         return principal
 
-    return dependency
 
-
-CustomersRead = Annotated[Principal, Depends(_requires("customers.read"))]
-CustomersWrite = Annotated[Principal, Depends(_requires("customers.write"))]
-CrmRead = Annotated[Principal, Depends(_requires("crm.read"))]
-CrmWrite = Annotated[Principal, Depends(_requires("crm.write"))]
-AnyRead = Annotated[Principal, Depends(_requires("customers.read", "crm.read"))]
+CustomersRead = Annotated[Principal, Depends(Requires("customers.read"))]
+CustomersWrite = Annotated[Principal, Depends(Requires("customers.write"))]
+CrmRead = Annotated[Principal, Depends(Requires("crm.read"))]
+CrmWrite = Annotated[Principal, Depends(Requires("crm.write"))]
+AnyRead = Annotated[Principal, Depends(Requires("customers.read", "crm.read"))]

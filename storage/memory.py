@@ -11,9 +11,10 @@ from typing import Any
 
 import mongomock
 from bson import ObjectId
+from mongomock.helpers import gen_index_name
 from mongomock.results import InsertOneResult
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 from pymongo.results import UpdateResult
 
 from storage.memory_fast_paths import (
@@ -26,6 +27,12 @@ from storage.memory_fast_paths import (
 from storage.memory_speedups import FieldIndexes, fast_iteration, matches_nothing, sorted_page
 
 Document = dict[str, Any]
+INDEX_OPTIONS_CONFLICT = 85  # MongoDB's code for an index that exists with another definition
+
+
+def _normal_key(key: Iterable[Any]) -> list[tuple[str, Any]]:
+    """Key patterns compared as any driver writes them (1 and 1.0 are one direction)."""
+    return [(f, int(d) if isinstance(d, int | float) else d) for f, d in key]
 
 
 class ListCursor:
@@ -117,6 +124,9 @@ class MemoryCollection:
         raw._ensure_uniques = self._check_changed_document
         self._c = raw
         self.name = collection.name
+        # Ids of the documents written since `take_written` last ran (None: not tracked
+        # yet, or the collection was dropped): what a snapshot must encode again.
+        self._written: dict[Any, None] | None = None
 
     def _store_document(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         """mongomock's `_insert` with the indexes kept current: a document takes the
@@ -126,6 +136,8 @@ class MemoryCollection:
             return self._mongomock_insert(data, session, ordered)  # a batch: one by one
         if "_id" not in data:
             data["_id"] = ObjectId()
+        if self._written is not None:
+            self._written[data["_id"]] = None
         if session is None:
             inserted = insert_document(self._c._store, data, self._check_unique_keys, self._indexes)
             if inserted is not None:
@@ -180,7 +192,7 @@ class MemoryCollection:
         try:
             return write(*args, **kwargs)
         finally:
-            self._indexes.end_write()
+            self._end_write()
 
     def _write(self, write: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a mongomock write that may change documents in place; the field indexes
@@ -189,7 +201,15 @@ class MemoryCollection:
         try:
             return write(*args, **kwargs)
         finally:
-            self._indexes.end_write()
+            self._end_write()
+
+    def _end_write(self) -> None:
+        """The write's documents are re-indexed, and recorded as written: every document
+        a write may have changed is one it visited (or inserted, see `_store_document`)."""
+        touched = self._indexes.touched
+        self._indexes.end_write()
+        if touched and self._written is not None:
+            self._written.update(touched)
 
     async def insert_many(self, documents: Iterable[Document], *, ordered: bool = True) -> Any:
         """mongomock's own batch insert: each document's unique check is one indexed
@@ -251,14 +271,65 @@ class MemoryCollection:
         return ListCursor(list(self._c.aggregate(list(pipeline), **kwargs)))
 
     async def create_index(self, keys: Any, **kwargs: Any) -> str:
-        return str(self._c.create_index(keys, **kwargs))
+        """As MongoDB: the same definition again is a no-op; another definition under a
+        taken name, or the same keys under another name, is refused (code 85), which
+        `storage.indexes` answers by rebuilding the index (a store loaded from a snapshot
+        of an older release holds that release's indexes)."""
+        key = [(keys, 1)] if isinstance(keys, str) else [tuple(k) for k in keys]
+        wanted = {"key": _normal_key(key), **kwargs}
+        wanted.setdefault("name", gen_index_name(key))
+        for name, info in self._c.index_information().items():
+            existing = {"name": name, **info, "key": _normal_key(info["key"])}
+            existing.pop("v", None)
+            if existing == wanted:
+                return name
+            if name == wanted["name"] or existing["key"] == wanted["key"]:
+                raise OperationFailure(
+                    f"index {name!r} exists with another definition: {existing}",
+                    code=INDEX_OPTIONS_CONFLICT,
+                )
+        return str(self._c.create_index(key, **kwargs))
 
     async def index_information(self) -> Document:
         return dict(self._c.index_information())
 
+    async def drop_index(self, name: str) -> None:
+        self._c.drop_index(name)
+        self._indexes.invalidate()
+
     async def drop(self) -> None:
         self._c.drop()
         self._indexes.invalidate()
+        self._written = None
+
+    # -- what a snapshot reads (storage/memory_snapshot.py); synchronous, so one pass over
+    # the store sees it as of one moment ------------------------------------------------
+
+    def take_written(self) -> list[Any] | None:
+        """Ids of the documents written (inserted, changed or deleted) since the last call;
+        None on the first call and after a drop: then every stored document counts."""
+        written, self._written = self._written, {}
+        return None if written is None else list(written)
+
+    def stored_document(self, doc_id: Any) -> Document | None:
+        """The stored document itself (not a copy: read it, never change it), or None."""
+        found: Document | None = self._c._store._documents.get(doc_id)
+        return found
+
+    def stored_documents(self) -> Iterable[Document]:
+        """Every stored document itself, in the store's order (read them, never change)."""
+        return list(self._c._store.documents)
+
+    def index_definitions(self) -> list[Document]:
+        """Each index but `_id_`: `name`, `key` (a list of [field, direction]) and its
+        options, as `create_index` takes them back."""
+        definitions = []
+        for name, info in self._c.index_information().items():
+            if name == "_id_":
+                continue
+            options = {k: v for k, v in info.items() if k not in ("key", "v")}
+            definitions.append({"name": name, "key": [list(k) for k in info["key"]], **options})
+        return definitions
 
 
 class MemoryDatabase:
@@ -285,6 +356,10 @@ class MemoryDatabase:
 
     async def list_collection_names(self) -> list[str]:
         return list(self._db.list_collection_names())
+
+    def collections(self) -> list[MemoryCollection]:
+        """Every collection that exists (has documents or indexes), synchronously."""
+        return [self.get_collection(name) for name in self._db.list_collection_names()]
 
 
 class MemoryClient:

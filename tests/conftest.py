@@ -47,6 +47,7 @@ def embedded_settings(**overrides: Any) -> Settings:
         "embedded_kafka_port": free_port(),
         "kafka_partitions": 1,
         "mongo_url": None,
+        "data_dir": None,  # memory only: a test never writes into the checkout
         "jwt_secret": TEST_SECRET,
         "reply_timeout_s": 2.0,
         "retry_backoff_s": 0.0,

@@ -61,7 +61,14 @@ async def business_metrics(ctx: Ctx, principal: CrmRead) -> JSONResponse:
     return JSONResponse(await reports.metrics(ctx.db, principal.tenant_id))
 
 
-@router.get("/health", summary="健康检查: broker and store state (no token)")
+@router.get(
+    "/health",
+    summary="健康检查: broker and store state (no token)",
+    responses={
+        200: {"description": '`{"status": "ok", "broker": "up", "store": "up"}`'},
+        503: {"description": '`"status": "degraded"`: the broker or the store is `down`'},
+    },
+)
 async def health(ctx: Ctx) -> JSONResponse:
     checks = await ctx.health()
     healthy = all(checks.values())

@@ -161,6 +161,7 @@ def isolated_settings(services: Services, **overrides: Any) -> Settings:
         "kafka_url": services.kafka_url,
         "kafka_flavour": services.kafka_flavour,
         "mongo_url": services.mongo_url,
+        "data_dir": None,  # the in-memory store stays in memory: no test writes to the checkout
         "mongo_db": f"crm_test_{suffix}",
         "jwt_secret": TEST_SECRET,
         "reply_timeout_s": 20.0,
