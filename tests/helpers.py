@@ -90,3 +90,23 @@ async def publish_raw(
     """Publish as an outside producer would: raw bytes, key and headers, over the runtime's
     own Kafka connection."""
     await runtime.broker.publish(value, topic, key=key, headers=headers)
+
+
+def command_envelope(
+    command_type: Any,
+    payload: dict[str, Any],
+    *,
+    command_id: str | None = None,
+    tenant: str = "t1",
+    actor: str = "u1",
+) -> Any:
+    """A command envelope as a producer sends it (a fresh command id unless given)."""
+    from schemas.envelope import CommandEnvelope
+
+    return CommandEnvelope(
+        command_id=command_id or str(uuid.uuid4()),
+        type=command_type,
+        tenant_id=tenant,
+        actor_id=actor,
+        payload=payload,
+    )

@@ -36,9 +36,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crm.runtime import Runtime
-from schemas.envelope import CommandEnvelope, CommandStatus, CommandType
+from schemas.envelope import CommandStatus, CommandType
 from tests.conftest import published
-from tests.helpers import auth
+from tests.helpers import auth, command_envelope
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = schemathesis.openapi.from_path(ROOT / "api_contract.yaml")
@@ -98,13 +98,7 @@ def fuzz_settings(max_examples: int) -> settings:
 
 
 async def _command(runtime: Runtime, command_type: CommandType, payload: dict[str, Any]) -> Any:
-    envelope = CommandEnvelope(
-        command_id=str(uuid.uuid4()),
-        type=command_type,
-        tenant_id=TENANT,
-        actor_id="u1",
-        payload=payload,
-    )
+    envelope = command_envelope(command_type, payload, tenant=TENANT)
     result = await runtime.processor.process(envelope)
     assert result.status is CommandStatus.SUCCEEDED, result
     return result

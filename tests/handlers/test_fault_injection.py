@@ -14,7 +14,7 @@ from handlers.relay import OutboxRelay
 from schemas.envelope import CommandEnvelope, CommandType
 from storage.database import Database
 from storage.journal import CommandJournal
-from tests.helpers import indexed_memory_db
+from tests.helpers import command_envelope, indexed_memory_db
 
 
 class Crash(BaseException):
@@ -22,13 +22,10 @@ class Crash(BaseException):
 
 
 def create_command(command_id: str = "cmd-1", name: str = "Acme") -> CommandEnvelope:
-    return CommandEnvelope(
-        command_id=command_id,
-        type=CommandType.CUSTOMER_CREATE,
-        tenant_id="t1",
-        actor_id="u1",
-        payload={"name": name},
+    envelope: CommandEnvelope = command_envelope(
+        CommandType.CUSTOMER_CREATE, {"name": name}, command_id=command_id
     )
+    return envelope
 
 
 class Sink:

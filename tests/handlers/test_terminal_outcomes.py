@@ -14,7 +14,7 @@ from schemas.envelope import CommandEnvelope, CommandType
 from storage.customers import CUSTOMERS
 from storage.journal import JOURNAL, journal_id
 from tests.conftest import attach_probe, processed, published
-from tests.helpers import auth, indexed_memory_db, publish_raw
+from tests.helpers import auth, command_envelope, indexed_memory_db, publish_raw
 from tests.integration.backends import Services, consuming, deployment
 
 LIMIT = 1024  # the worker's CRM_MAX_MESSAGE_BYTES here, less than the facade's
@@ -102,13 +102,10 @@ async def test_a_failed_command_stays_failed_when_delivered_again(services: Serv
 
 
 def create(command_id: str, name: str) -> CommandEnvelope:
-    return CommandEnvelope(
-        command_id=command_id,
-        type=CommandType.CUSTOMER_CREATE,
-        tenant_id="t1",
-        actor_id="u1",
-        payload={"name": name},
+    envelope: CommandEnvelope = command_envelope(
+        CommandType.CUSTOMER_CREATE, {"name": name}, command_id=command_id
     )
+    return envelope
 
 
 async def test_a_decided_command_that_cannot_be_applied_becomes_failed() -> None:

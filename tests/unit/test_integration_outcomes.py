@@ -17,7 +17,7 @@ from storage.customer_profile import BINDINGS, binding_key
 from storage.customers import CUSTOMERS
 from storage.database import Database
 from storage.parked_events import PARKED_EVENTS
-from tests.helpers import indexed_memory_db
+from tests.helpers import command_envelope, indexed_memory_db
 
 TENANT = "t1"
 WX = {"systemType": "im", "systemName": "wecom", "externalId": "wx-1"}
@@ -40,13 +40,7 @@ class Worker:
         self.dead.append((value, headers))
 
     async def command(self, command_type: CommandType, **payload: Any) -> CommandResult:
-        envelope = CommandEnvelope(
-            command_id=str(uuid.uuid4()),
-            type=command_type,
-            tenant_id=TENANT,
-            actor_id="u1",
-            payload=payload,
-        )
+        envelope = command_envelope(command_type, payload, tenant=TENANT)
         result = await self.processor.process(envelope)
         await self.events.after_command(envelope, result)  # as the command consumer does
         return result
