@@ -80,8 +80,21 @@ API_B_ERRORS: dict[int | str, ResponseDoc] = {
 }
 
 
+_NOT_JSON = "the request has a body that is not declared JSON (Content-Type: application/json)"
+
+
+def _unsupported_media_type(path: str) -> ResponseDoc:
+    """The 415 of an operation that reads a body, in the envelope of its API family."""
+    model = "ProfileApiError" if path.startswith("/api/v1/api/") else "CrmApiError"
+    return {
+        "description": _NOT_JSON,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+    }
+
+
 def without_unused_422(app: FastAPI) -> None:
-    """FastAPI documents a 422 on every route; validation errors here are 400s."""
+    """FastAPI documents a 422 on every route; validation errors here are 400s. Operations
+    that read a body also answer 415 (`http_facade.limits.BodyLimits`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -91,9 +104,11 @@ def without_unused_422(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
                     operation.get("responses", {}).pop("422", None)
+                    if "requestBody" in operation:
+                        operation["responses"]["415"] = _unsupported_media_type(path)
             components = schema.get("components", {}).get("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)

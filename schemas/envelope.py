@@ -48,13 +48,18 @@ class CommandEnvelope(CamelModel):
     issued_at: Timestamp = Field(default_factory=utc_now)
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    @field_serializer("issued_at", when_used="json")
+    def _issued_as_stored(self, moment: datetime) -> str:
+        """As every timestamp the service writes: fixed-width UTC with milliseconds."""
+        return iso(moment)
+
     def wire_with_json_payload(self) -> dict[str, Any]:
-        """`wire()` of an envelope whose payload holds JSON values already (the facade's:
-        request DTOs' `wire()`, path ids, an import's checked items): the payload is
-        taken as it is rather than walked into a copy (an import's: 2000 items)."""
-        fields = self.model_dump(
-            mode="json", by_alias=True, exclude_unset=True, exclude={"payload"}
-        )
+        """The envelope's JSON, every field included (`issuedAt` too, when it was left to
+        its default: now), for an envelope whose payload holds JSON values already (the
+        facade's: request DTOs' `wire()`, path ids, an import's checked items): the
+        payload is taken as it is rather than walked into a copy (an import's: 2000
+        items)."""
+        fields = self.model_dump(mode="json", by_alias=True, exclude={"payload"})
         return {**fields, "payload": self.payload}
 
 

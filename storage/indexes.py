@@ -29,6 +29,7 @@ from storage import (
     submissions,
 )
 from storage.database import Database
+from storage.name_keys import rekey_customer_names
 
 log = logging.getLogger("crm.storage")
 
@@ -54,9 +55,12 @@ def index_plan() -> dict[str, list[IndexModel]]:
 
 
 async def ensure_indexes(db: Database) -> None:
+    """The indexes; then the keys a unique index checks brought up to date, once
+    (`storage.name_keys`)."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
+    await rekey_customer_names(db)
 
 
 async def _ensure(db: Database, collection: str, model: IndexModel) -> None:
