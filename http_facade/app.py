@@ -56,7 +56,10 @@ def create_app(
     app.add_exception_handler(CommandPending, _on_pending)
     if context.rate_limit_per_s > 0:
         app.add_middleware(
-            TenantRateLimit, per_second=context.rate_limit_per_s, burst=context.rate_limit_burst
+            TenantRateLimit,
+            per_second=context.rate_limit_per_s,
+            burst=context.rate_limit_burst,
+            secret=context.jwt_secret,
         )
     app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes)
     app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too

@@ -4,15 +4,13 @@
 Both answer in the error envelope of the API family of the path, before any route runs.
 """
 
-import base64
-import json
 import math
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from http_facade.errors import send_error
+from http_facade.auth import decode_token
+from http_facade.errors import ApiError, send_error
 from schemas.errors import ErrorCode
 
 _BODYLESS_METHODS = frozenset({"GET", "HEAD"})
@@ -94,18 +92,20 @@ class BodyLimits:
 
 
 class TenantRateLimit:
-    """A token bucket per tenant (from the token's claims, unverified: cheap and only used
-    for bucketing; the route still verifies the token). Requests without a token are not
-    limited here (they get 401 anyway)."""
+    """A token bucket per tenant, the tenant of the request's verified token. Requests
+    without a valid token are not limited here (they get 401 anyway). `X-Tenant-Id` plays
+    no part: one that is not the token's tenant is a 403 at the route, and bucketing by it
+    let anyone, without a token, drain another tenant's bucket."""
 
-    def __init__(self, app: ASGIApp, per_second: float, burst: int) -> None:
+    def __init__(self, app: ASGIApp, per_second: float, burst: int, secret: str) -> None:
         self.app = app
         self.rate = per_second
         self.burst = float(burst)
+        self.secret = secret
         self._buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tenant = _tenant_of(scope) if scope["type"] == "http" else None
+        tenant = _tenant_of(scope, self.secret) if scope["type"] == "http" else None
         if tenant is not None:
             wait_s = self._take(tenant)
             if wait_s > 0:
@@ -132,25 +132,18 @@ class TenantRateLimit:
         return (1 - tokens) / self.rate
 
 
-def _tenant_of(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"x-tenant-id":
-            return value.decode("latin-1")
+def _tenant_of(scope: Scope, secret: str) -> str | None:
+    """The tenant of the request's token, once the token is verified (remembered verdicts
+    make a repeat cheap): a header or a forged token naming another tenant spends no
+    token of that tenant's bucket, and no bucket is made for a tenant nobody signed."""
     for key, value in scope.get("headers", []):
         if key == b"authorization":
-            return _claimed_tenant(value.decode("latin-1"))
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return None
+            try:
+                claims = decode_token(token.strip(), secret)
+            except ApiError:
+                return None  # refused with 401 by the route
+            return str(claims["tenant"])
     return None
-
-
-def _claimed_tenant(header: str) -> str | None:
-    scheme, _, token = header.partition(" ")
-    parts = token.strip().split(".")
-    if scheme.lower() != "bearer" or len(parts) != 3:
-        return None
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims: Any = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    tenant = claims.get("tenant") if isinstance(claims, dict) else None
-    return tenant if isinstance(tenant, str) else None

@@ -33,7 +33,8 @@ class FacadeOnly:
 
 
 @contextlib.asynccontextmanager
-async def facade_only() -> AsyncIterator[FacadeOnly]:
+async def facade_only(**limits: Any) -> AsyncIterator[FacadeOnly]:
+    """`limits`: FacadeContext's `max_body_bytes`, `rate_limit_per_s`, `rate_limit_burst`."""
     db = await indexed_memory_db()
     published: list[dict[str, Any]] = []
 
@@ -48,6 +49,7 @@ async def facade_only() -> AsyncIterator[FacadeOnly]:
         jwt_secret=TEST_SECRET,
         commands=CommandGateway(db, publish, reply_timeout_s=0.01),
         health=health,
+        **limits,
     )
     transport = httpx.ASGITransport(app=create_app(context))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

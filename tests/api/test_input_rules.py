@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from tests.api.facade_only import FacadeOnly, facade_only
-from tests.helpers import ALL_PERMISSIONS, TEST_SECRET, auth
+from tests.helpers import ALL_PERMISSIONS, TEST_SECRET, auth, make_token
 
 API_A = "/api/v1/api/customers"
 API_B = "/api/v1/crm/customers"
@@ -395,3 +395,23 @@ async def test_a_published_command_carries_issued_at(facade: FacadeOnly) -> None
     assert list(command) == ["commandId", "type", "tenantId", "actorId", "issuedAt", "payload"]
     issued = command["issuedAt"]
     assert len(issued) == 24 and issued.endswith("Z") and issued[:16] >= before, issued
+
+
+# --- the per-tenant rate limit counts verified tenants only ------------------------------
+
+
+async def test_nobody_drains_another_tenants_rate_limit() -> None:
+    """Bucketing by `X-Tenant-Id` or by an unverified token let anyone, without a valid
+    token, spend the tokens of another tenant's bucket."""
+    async with facade_only(rate_limit_per_s=0.01, rate_limit_burst=2) as facade:
+        forged = make_token(tenant="victim", secret="not-the-secret-0123456789-0123456789")
+        for headers in ({"X-Tenant-Id": "victim"}, {"Authorization": f"Bearer {forged}"}):
+            for _ in range(3):
+                assert (await facade.http.get(API_B, headers=headers)).status_code == 401
+        attacker = {**auth(tenant="attacker"), "X-Tenant-Id": "victim"}
+        statuses = [(await facade.http.get(API_B, headers=attacker)).status_code for _ in range(3)]
+        assert statuses == [403, 403, 429]  # the attacker's own bucket
+        for _ in range(2):
+            assert (await facade.http.get(API_B, headers=auth(tenant="victim"))).status_code == 200
+        limited = await facade.http.get(API_B, headers=auth(tenant="victim"))
+        assert error_of(limited, 429, API_B)["code"] == "RATE_LIMITED"
