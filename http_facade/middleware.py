@@ -2,10 +2,11 @@
 response, the log context (`requestId`, `tenantId`), one access log line, and the
 Prometheus count and latency.
 
-An `X-Request-ID` is an id (`schemas.text`: 1–128 visible ASCII characters): it becomes the
-command id, the idempotency key. One that is not is refused with 400 `INVALID_REQUEST_ID`
-on every route, never cut short (two long keys that share their first 128 characters were
-once one write), and never echoed: the answer carries a generated id.
+An `X-Request-ID` is a command id (`schemas.text`: 1–128 letters, digits, `.`, `_`, `:`,
+`-`): it becomes the command id, the idempotency key, and a path segment of the command's
+status resource. One that is not is refused with 400 `INVALID_REQUEST_ID` on every route,
+never cut short (two long keys that shared their first 128 characters were once one
+write), and never echoed: the answer carries a generated id.
 
 One plain ASGI middleware for all four: each layer costs a coroutine and a send wrapper on
 every request, and a plain one is cheaper than BaseHTTPMiddleware on the hot read path.
@@ -23,9 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from http_facade.errors import send_error
 from http_facade.metrics import observe_request
 from schemas.errors import ErrorCode
-from schemas.text import ID_RULE, is_id
+from schemas.text import COMMAND_ID_RULE, is_command_id
 
-INVALID_REQUEST_ID = f"X-Request-ID must be {ID_RULE}"
+INVALID_REQUEST_ID = f"X-Request-ID must be {COMMAND_ID_RULE}"
 UNMATCHED_ROUTE = "<unmatched>"  # no route answered (404, or a limit refused it before routing)
 
 access_log = logging.getLogger("crm.http.access")
@@ -65,7 +66,7 @@ class RequestTelemetry:
             return
         started = time.perf_counter()
         given = _header(scope, b"x-request-id")
-        refused = given is not None and not is_id(given)
+        refused = given is not None and not is_command_id(given)
         request_id = given if given is not None and not refused else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         token = _REQUEST_CONTEXT.set({"requestId": request_id})

@@ -1,16 +1,18 @@
 """The command-status resource (answers to 202s of both API families), AsyncAPI and
 readiness (`/ready`: started, broker and store reachable; liveness is API B's `/health`)."""
 
+from typing import Annotated
+
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from http_facade.auth import require_permission
 from http_facade.context import AnyRead, Ctx
-from http_facade.crm_v2.common import PathId
 from http_facade.errors import ApiError
 from http_facade.masking import mask_phones
 from http_facade.openapi_docs import API_B_ERRORS
+from schemas.base import CommandId
 from schemas.errors import ErrorCode, ErrorKind
 
 router = APIRouter(tags=["system"])
@@ -48,7 +50,9 @@ def read_permission_of(command_type: str) -> tuple[str, ...]:
     ),
     responses=API_B_ERRORS,
 )
-async def command_status(commandId: PathId, ctx: Ctx, principal: AnyRead) -> JSONResponse:
+async def command_status(
+    commandId: Annotated[CommandId, Path()], ctx: Ctx, principal: AnyRead
+) -> JSONResponse:
     result = await ctx.commands.status(principal.tenant_id, commandId)
     if result is None:
         raise ApiError(

@@ -15,6 +15,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from schemas.text import (
+    COMMAND_ID_PATTERN,
     ID_PATTERN,
     MAX_ID_LENGTH,
     MULTI_LINE_PATTERN,
@@ -51,6 +52,14 @@ Id = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN
+    ),
+]
+
+# `X-Request-ID` and `commandId`: URL-safe as well (`schemas.text`).
+CommandId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=COMMAND_ID_PATTERN
     ),
 ]
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_serializer
 from pydantic_core import to_jsonable_python
 
-from schemas.base import CamelModel, Id, Timestamp, iso, utc_now
+from schemas.base import CamelModel, CommandId, Id, Timestamp, iso, utc_now
 from schemas.errors import ErrorKind
 
 
@@ -41,7 +41,7 @@ class CommandType(StrEnum):
 class CommandEnvelope(CamelModel):
     """`{"commandId", "type", "tenantId", "actorId", "issuedAt", "payload"}` on crm.commands."""
 
-    command_id: Id
+    command_id: CommandId
     type: CommandType
     tenant_id: Id
     actor_id: Id

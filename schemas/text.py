@@ -1,8 +1,11 @@
 """What a client's strings may hold, and the form names are compared in (README "Input rules").
 
-- An **id** (X-Request-ID and every command id, tenant and user ids, path ids, the ids in
-  command payloads and integration events) is 1–128 visible ASCII characters, `!` to `~`:
-  no space, no control, no character outside ASCII that a lookalike could hide in.
+- An **id** (tenant and user ids, path ids, the ids in command payloads and integration
+  events) is 1–128 visible ASCII characters, `!` to `~`: no space, no control, no character
+  outside ASCII that a lookalike could hide in.
+- A **command id** (`X-Request-ID`, the idempotency key, and `commandId` on Kafka) is an id
+  of letters, digits and `.`, `_`, `:`, `-` only: it is also a path segment (the command's
+  status resource, a 202's `Location`), where `/`, `?`, `#` or `%` would change the URL.
 - **Single-line text** (names, titles, short fields) holds no control character (C0, DEL and
   C1: tab and line breaks included), no bidi embedding, override or isolate (U+202A–U+202E,
   U+2066–U+2069) or bidi mark (U+200E, U+200F, U+061C), and no zero-width character
@@ -20,6 +23,11 @@ import unicodedata
 MAX_ID_LENGTH = 128
 ID_PATTERN = r"^[!-~]+$"
 ID_RULE = f"1–{MAX_ID_LENGTH} visible ASCII characters (! to ~, no spaces)"
+COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+COMMAND_ID_RULE = f"1–{MAX_ID_LENGTH} characters of A–Z, a–z, 0–9, '.', '_', ':' and '-'"
+_COMMAND_ID_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+)
 
 # Zero-width characters (U+200B–U+200D, U+2060, U+FEFF) and bidi controls (marks U+200E,
 # U+200F, U+061C; embeddings, overrides, isolates): invisible, and able to make one text
@@ -40,6 +48,11 @@ def is_id(text: str) -> bool:
         and text.isprintable()
         and (" " not in text)
     )
+
+
+def is_command_id(text: str) -> bool:
+    """Whether `text` is a valid command id as it stands: `COMMAND_ID_PATTERN`, bounded."""
+    return 0 < len(text) <= MAX_ID_LENGTH and _COMMAND_ID_CHARACTERS.issuperset(text)
 
 
 def comparable_name(name: str) -> str:

@@ -49,6 +49,11 @@ BAD_REQUEST_IDS = {
     "not ASCII": "заказ-42".encode(),
     "latin-1 lookalike": "r\xe9q-1".encode("latin-1"),
     "a control character": "r-1\x7f",
+    "a slash": "orders/42",
+    "a query": "order?42",
+    "a fragment": "order#42",
+    "a percent escape": "order%2F42",
+    "a separator": "t1|order-42",
 }
 
 
@@ -89,11 +94,16 @@ async def test_two_long_request_ids_are_never_cut_to_one_key(facade: FacadeOnly)
     assert command["commandId"] == common  # the whole key, exactly as sent
 
 
-async def test_every_visible_ascii_character_may_be_in_a_request_id(facade: FacadeOnly) -> None:
-    key = "".join(map(chr, range(0x21, 0x7F)))
+async def test_a_request_id_of_the_allowed_characters_is_kept_whole(facade: FacadeOnly) -> None:
+    """Letters, digits, `.`, `_`, `:`, `-`: the key is the command id, and the 202's
+    `Location` names its status resource without any escaping."""
+    key = "AZaz09._:-" + "x" * 118
     response = await facade.http.post(API_B, json={"name": "Acme"}, headers=auth(request_id=key))
     assert response.status_code == 202, response.text
     assert facade.published[0]["commandId"] == key
+    status = await facade.http.get(response.headers["Location"], headers=auth())
+    assert status.status_code == 200, status.text
+    assert status.json()["commandId"] == key
 
 
 # --- other ids: X-User-Id, path ids, token claims ----------------------------------------
@@ -126,6 +136,7 @@ async def test_an_x_user_id_outside_the_rule_is_400(facade: FacadeOnly, what: st
         "/api/v1/crm/contacts/%C3%A9",
         "/api/v1/crm/commands/c%201",
         f"/api/v1/crm/commands/{'c' * 129}",
+        "/api/v1/crm/commands/c%7C1",  # c|1: a visible ASCII id, but no command id
     ],
 )
 async def test_a_path_id_outside_the_rule_is_400(facade: FacadeOnly, path: str) -> None:
@@ -295,8 +306,8 @@ async def test_multi_line_text_keeps_line_breaks_and_tabs_only(
         ("/api/v1/crm/follow-ups", {"customerId": "c1", "content": text}),
         (f"{API_A}/c1/interactions", {"interactionType": "call", "notes": text}),
     )
-    for path, body in cases:
-        response = await facade.http.post(path, json=body, headers=auth(request_id=f"r-{path}"))
+    for number, (path, body) in enumerate(cases):
+        response = await facade.http.post(path, json=body, headers=auth(request_id=f"r-{number}"))
         if what in MULTI_LINE_ALLOWED:
             assert response.status_code == 202, (what, path, response.text)
         else:

@@ -10,11 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from schemas.base import Id, LongText, Name
+from handlers.command_consumer import Poison, decode_envelope
+from schemas.base import CommandId, Id, LongText, Name
 from schemas.text import (
+    COMMAND_ID_PATTERN,
     ID_PATTERN,
     MULTI_LINE_PATTERN,
     SINGLE_LINE_PATTERN,
+    is_command_id,
     is_id,
 )
 from tests.unit.test_input_bounds import input_models
@@ -33,7 +36,7 @@ NOT_TEXT = {
     "CloudEvent.datacontenttype",
     "CloudEvent.dataschema",
 }
-TEXT_PATTERNS = {ID_PATTERN, SINGLE_LINE_PATTERN, MULTI_LINE_PATTERN}
+TEXT_PATTERNS = {ID_PATTERN, COMMAND_ID_PATTERN, SINGLE_LINE_PATTERN, MULTI_LINE_PATTERN}
 
 
 def strings_without_a_rule(
@@ -169,6 +172,48 @@ def test_the_id_type_and_the_id_check_agree(text: str) -> None:
     """`Id` trims surrounding whitespace first, as it always did; the rest is `is_id`."""
     accepted = not _refuses(TypeAdapter(Id), text)
     assert accepted == is_id(text.strip())
+
+
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("9b1d6f0e-8c3a-4e57-9a6e-6f1c3c3e2f4b", True),
+        ("integration:9b1d6f0e", True),
+        ("A.b_c:d-9", True),
+        ("k" * 128, True),
+        ("k" * 129, False),
+        ("", False),
+        ("a/b", False),
+        ("a?b", False),
+        ("a#b", False),
+        ("a%2Fb", False),
+        ("t1|k", False),
+        ("a b", False),
+        ("é", False),
+    ],
+)
+def test_the_command_id_rule(value: str, ok: bool) -> None:
+    assert is_command_id(value) is ok
+    assert (not _refuses(TypeAdapter(CommandId), value)) is ok
+
+
+@given(st.text(max_size=140))
+def test_the_command_id_type_and_check_agree_and_refine_the_id_rule(text: str) -> None:
+    accepted = not _refuses(TypeAdapter(CommandId), text)
+    assert accepted == is_command_id(text.strip())
+    assert not accepted or is_id(text.strip())
+
+
+@pytest.mark.parametrize("command_id", ["k" * 129, "orders/42", "t1|42", "заказ"])
+def test_a_kafka_command_whose_id_breaks_the_rule_is_poison(command_id: str) -> None:
+    value = (
+        f'{{"commandId": "{command_id}", "type": "customer.create", "tenantId": "t1", '
+        '"actorId": "p1", "payload": {"name": "Acme"}}'
+    ).encode()
+    with pytest.raises(Poison) as caught:
+        decode_envelope(value)
+    assert caught.value.reason == "invalid_envelope"
+    assert "commandId" in str(caught.value)
 
 
 SINGLE_LINE_FORBIDDEN = (
