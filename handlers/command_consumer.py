@@ -24,7 +24,7 @@ from handlers.dead_letters import (
     validation_summary,
 )
 from handlers.keyed_lock import KeyedLock
-from handlers.pipeline import CommandProcessor, InvalidCommand
+from handlers.pipeline import CommandIdReused, CommandProcessor, InvalidCommand
 from handlers.registry import UnsupportedCommand
 from schemas.command_origin import proven_origin
 from schemas.envelope import CommandEnvelope, CommandResult
@@ -114,6 +114,8 @@ async def with_retries(
             raise
         except InvalidCommand as exc:
             raise Poison("invalid_payload", str(exc)) from exc
+        except CommandIdReused as exc:
+            raise Poison("id_reused", str(exc)) from exc
         except UnsupportedCommand as exc:
             raise Poison("unknown_type", str(exc)) from exc
         except Exception as exc:
@@ -214,7 +216,7 @@ class CommandConsumer:
         origin = proven_origin(message.headers, message.value, self._origin_key)
         async with self._locks.hold(message.key or envelope.tenant_id.encode()):
             result = await with_retries(
-                lambda: self._processor.process(envelope, origin),
+                lambda: self._processor.process(envelope, origin, refuse_reuse=True),
                 retries=self._retries,
                 backoff_s=self._backoff_s,
                 what=f"command {envelope.command_id}",

@@ -49,6 +49,11 @@ class InvalidCommand(ValueError):
     """The payload does not match its command type: poison, goes to the dead-letter topic."""
 
 
+class CommandIdReused(ValueError):
+    """The command id was already used for another command (another type or payload): its
+    first result stands, and this one is poison (`id_reused`), not a silent repeat."""
+
+
 class CommandProcessor:
     """Runs the decide → commit → apply → finish steps for one command at a time."""
 
@@ -59,19 +64,31 @@ class CommandProcessor:
         self._customers = CustomerRepository(db)
         self._watch = watch
 
-    async def process(self, envelope: CommandEnvelope, origin: str = ORIGIN_KAFKA) -> CommandResult:
-        """Handle a command; `origin` is what sent it (its events' `changeorigin`)."""
+    async def process(
+        self, envelope: CommandEnvelope, origin: str = ORIGIN_KAFKA, *, refuse_reuse: bool = False
+    ) -> CommandResult:
+        """The command's result: decided and applied now, or as an earlier delivery left it.
+
+        `origin` is what sent it (its events' `changeorigin`). `refuse_reuse`: an id already
+        used for a command of another type or payload raises `CommandIdReused` (the commands
+        topic's rule) instead of answering the first result. (Integration events resolve
+        their customer anew on each delivery, so a redelivery may name another one: they keep
+        the first result.)"""
         entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
+        ours = False  # decided from this envelope: nothing to compare it with
         if entry is None:
             decision = await self._decide(envelope)
             entry = await self._journal_entry(envelope, decision, origin)
-            if not await self._journal.commit(entry):
+            ours = await self._journal.commit(entry)
+            if not ours:
                 # Committed meanwhile by a concurrent delivery: that decision wins.
                 entry = await self._journal.find(envelope.tenant_id, envelope.command_id)
                 assert entry is not None
         if entry["state"] == DECIDED:
-            entry = await self._apply(entry)
+            entry = await self._apply(entry)  # the first command's decision, in any case
         self._finished(envelope)
+        if refuse_reuse and not ours:
+            _same_command_or_raise(entry, envelope)
         return CommandResult.model_validate(entry["result"])
 
     async def fail(self, envelope: CommandEnvelope, reason: str, error: str) -> CommandResult:
@@ -241,6 +258,14 @@ def _with_sequence(decision: Decision, sequences: list[int]) -> Any:
         ):
             return {**data, "sequence": sequence}
     return data
+
+
+def _same_command_or_raise(entry: Document, envelope: CommandEnvelope) -> None:
+    if entry.get("fingerprint") != fingerprint(envelope.type.value, envelope.payload):
+        raise CommandIdReused(
+            f"commandId {envelope.command_id} was already used for another command "
+            f"({entry.get('type')}, decided at {entry.get('decidedAt')}); its first result stands"
+        )
 
 
 def _inserted_customers(changes: list[dict[str, Any]]) -> dict[str, Document]:

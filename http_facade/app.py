@@ -13,7 +13,7 @@ from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
 from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
-from http_facade.limits import BodySizeLimit, TenantRateLimit
+from http_facade.limits import BodyLimits, TenantRateLimit
 from http_facade.middleware import RequestTelemetry
 from http_facade.openapi_docs import install_openapi
 
@@ -65,9 +65,12 @@ def create_app(
     app.add_exception_handler(CommandPending, _on_pending)
     if context.rate_limit_per_s > 0:
         app.add_middleware(
-            TenantRateLimit, per_second=context.rate_limit_per_s, burst=context.rate_limit_burst
+            TenantRateLimit,
+            per_second=context.rate_limit_per_s,
+            burst=context.rate_limit_burst,
+            secret=context.jwt_secret,
         )
-    app.add_middleware(BodySizeLimit, max_bytes=context.max_body_bytes)
+    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes)
     app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too
     # FastAPI tries routes one by one, in this order, at a few µs each: the API reads and
     # writes come first, probes last (no two routes here match the same

@@ -5,6 +5,7 @@ Everything else (API B, both at `/api/v1/crm` and at the root): `{"code", "messa
 "details", "requestId"}`. FastAPI's 422 and default bodies never reach a client.
 """
 
+import json
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from schemas.errors import ErrorCode, ErrorKind
 
@@ -89,6 +91,29 @@ def error_response(
 ) -> JSONResponse:
     body = error_body(request.url.path, request_id_of(request), code, message, details)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """An error answer from an ASGI middleware, before any route runs, in the envelope of
+    the path's API family."""
+    request_id = str(scope.get("state", {}).get("request_id", ""))
+    body = json.dumps(
+        error_body(scope["path"], request_id, code, message), ensure_ascii=False
+    ).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _describe(errors: list[Any]) -> str:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, Ctx
 from http_facade.crm_v2.common import Page
-from http_facade.masking import PHONE_FIELDS, mask_phone
+from http_facade.masking import mask_phones
 from http_facade.openapi_docs import API_B_ERRORS
 from schemas.integration_events import ParkedEventPage
 from storage.database import Document
@@ -23,24 +23,10 @@ router = APIRouter(prefix="/api/v1/crm/integration-events", tags=["integration e
 LIST_ERRORS: dict[int | str, Any] = {status: API_B_ERRORS[status] for status in (400, 401, 403)}
 
 
-def _mask_phones(value: Any) -> Any:
-    """Every phone field at any depth of the stored event (e.g. `data.match.phone`)."""
-    if isinstance(value, dict):
-        return {
-            key: mask_phone(item)
-            if key in PHONE_FIELDS and isinstance(item, str) and item
-            else _mask_phones(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_phones(item) for item in value]
-    return value
-
-
 def _view(doc: Document, sees_pii: bool) -> dict[str, Any]:
     view = public(doc)
     event = json.loads(doc["_raw"])
-    view["event"] = event if sees_pii else _mask_phones(event)
+    view["event"] = event if sees_pii else mask_phones(event)
     return view
 
 

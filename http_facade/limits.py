@@ -1,48 +1,38 @@
-"""Request limits at the edge: body size (413) and per-tenant rate (429 + Retry-After).
+"""Request limits at the edge: body size (413), JSON bodies only (415) and per-tenant rate
+(429 + Retry-After).
 
 Both answer in the error envelope of the API family of the path, before any route runs.
 """
 
-import base64
-import json
 import math
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from http_facade.errors import error_body
+from http_facade.auth import decode_token
+from http_facade.errors import ApiError, send_error
 from schemas.errors import ErrorCode
 
 _BODYLESS_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def _send_error(
-    scope: Scope,
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-) -> None:
-    request_id = str(scope.get("state", {}).get("request_id", ""))
-    body = json.dumps(
-        error_body(scope["path"], request_id, code, message), ensure_ascii=False
-    ).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+def is_json_media_type(content_type: bytes | None) -> bool:
+    """`application/json` or `application/<anything>+json`, any parameters (charset)."""
+    if content_type is None:
+        return False
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
 
 
-class BodySizeLimit:
-    """Refuse bodies over `max_bytes`: by Content-Length up front, or while streaming.
+class BodyLimits:
+    """Refuse bodies over `max_bytes` (413): by Content-Length up front, or while streaming;
+    and a body that is not declared JSON (415; every body a route reads is JSON).
 
     A streamed body that grows too large is answered 413 at once; the app then sees the
-    client gone, and whatever it still tries to send is dropped.
+    client gone, and whatever it still tries to send is dropped. A request without a body
+    (none announced, or `Content-Length: 0`) needs no Content-Type.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -54,12 +44,29 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         message = f"request body larger than {self.max_bytes} bytes"
+        announced = False  # a body follows (a length above 0, or chunked)
+        content_type = None
         for key, value in scope.get("headers", []):
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
-                return
+            if key == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+                    return
+                announced = announced or value.strip(b"0 ") != b""
+            elif key == b"transfer-encoding":
+                announced = True
+            elif key == b"content-type":
+                content_type = value
         if scope.get("method") in _BODYLESS_METHODS:
             await self.app(scope, receive, send)  # no GET/HEAD route reads a body
+            return
+        if announced and not is_json_media_type(content_type):
+            await send_error(
+                scope,
+                send,
+                415,
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE.value,
+                "the request body must be JSON (Content-Type: application/json)",
+            )
             return
         received = 0
         refused = False
@@ -73,7 +80,7 @@ class BodySizeLimit:
                 received += len(incoming.get("body", b""))
                 if received > self.max_bytes:
                     refused = True
-                    await _send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+                    await send_error(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE.value, message)
                     return {"type": "http.disconnect"}
             return incoming
 
@@ -85,22 +92,24 @@ class BodySizeLimit:
 
 
 class TenantRateLimit:
-    """A token bucket per tenant (from the token's claims, unverified: cheap and only used
-    for bucketing; the route still verifies the token). Requests without a token are not
-    limited here (they get 401 anyway)."""
+    """A token bucket per tenant, the tenant of the request's verified token. Requests
+    without a valid token are not limited here (they get 401 anyway). `X-Tenant-Id` plays
+    no part: one that is not the token's tenant is a 403 at the route, and bucketing by it
+    let anyone, without a token, drain another tenant's bucket."""
 
-    def __init__(self, app: ASGIApp, per_second: float, burst: int) -> None:
+    def __init__(self, app: ASGIApp, per_second: float, burst: int, secret: str) -> None:
         self.app = app
         self.rate = per_second
         self.burst = float(burst)
+        self.secret = secret
         self._buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tenant = _tenant_of(scope) if scope["type"] == "http" else None
+        tenant = _tenant_of(scope, self.secret) if scope["type"] == "http" else None
         if tenant is not None:
             wait_s = self._take(tenant)
             if wait_s > 0:
-                await _send_error(
+                await send_error(
                     scope,
                     send,
                     429,
@@ -123,25 +132,18 @@ class TenantRateLimit:
         return (1 - tokens) / self.rate
 
 
-def _tenant_of(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"x-tenant-id":
-            return value.decode("latin-1")
+def _tenant_of(scope: Scope, secret: str) -> str | None:
+    """The tenant of the request's token, once the token is verified (remembered verdicts
+    make a repeat cheap): a header or a forged token naming another tenant spends no
+    token of that tenant's bucket, and no bucket is made for a tenant nobody signed."""
     for key, value in scope.get("headers", []):
         if key == b"authorization":
-            return _claimed_tenant(value.decode("latin-1"))
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return None
+            try:
+                claims = decode_token(token.strip(), secret)
+            except ApiError:
+                return None  # refused with 401 by the route
+            return str(claims["tenant"])
     return None
-
-
-def _claimed_tenant(header: str) -> str | None:
-    scheme, _, token = header.partition(" ")
-    parts = token.strip().split(".")
-    if scheme.lower() != "bearer" or len(parts) != 3:
-        return None
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims: Any = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    tenant = claims.get("tenant") if isinstance(claims, dict) else None
-    return tenant if isinstance(tenant, str) else None

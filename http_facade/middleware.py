@@ -2,6 +2,12 @@
 response, the log context (`requestId`, `tenantId`), one access log line, and the
 Prometheus count and latency.
 
+An `X-Request-ID` is a command id (`schemas.text`: 1–128 letters, digits, `.`, `_`, `:`,
+`-`): it becomes the command id, the idempotency key, and a path segment of the command's
+status resource. One that is not is refused with 400 `INVALID_REQUEST_ID` on every route,
+never cut short (two long keys that shared their first 128 characters were once one
+write), and never echoed: the answer carries a generated id.
+
 One plain ASGI middleware for all four: each layer costs a coroutine and a send wrapper on
 every request, and a plain one is cheaper than BaseHTTPMiddleware on the hot read path.
 """
@@ -15,9 +21,12 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from http_facade.errors import send_error
 from http_facade.metrics import observe_request
+from schemas.errors import ErrorCode
+from schemas.text import COMMAND_ID_RULE, is_command_id
 
-MAX_REQUEST_ID = 128
+INVALID_REQUEST_ID = f"X-Request-ID must be {COMMAND_ID_RULE}"
 UNMATCHED_ROUTE = "<unmatched>"  # no route answered (404, or a limit refused it before routing)
 
 access_log = logging.getLogger("crm.http.access")
@@ -57,7 +66,8 @@ class RequestTelemetry:
             return
         started = time.perf_counter()
         given = _header(scope, b"x-request-id")
-        request_id = given[:MAX_REQUEST_ID] if given else str(uuid.uuid4())
+        refused = given is not None and not is_command_id(given)
+        request_id = given if given is not None and not refused else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         token = _REQUEST_CONTEXT.set({"requestId": request_id})
         status = 500
@@ -74,7 +84,11 @@ class RequestTelemetry:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            if refused:
+                code = ErrorCode.INVALID_REQUEST_ID.value
+                await send_error(scope, send_with_headers, 400, code, INVALID_REQUEST_ID)
+            else:
+                await self.app(scope, receive, send_with_headers)
         finally:
             elapsed_s = time.perf_counter() - started
             method = str(scope.get("method", ""))

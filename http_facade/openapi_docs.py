@@ -164,6 +164,8 @@ def _document(operation: dict[str, Any], path: str, route: APIRoute, rate_limite
             responses.pop(str(status), None)
         elif str(status) not in responses:
             responses[str(status)] = _rendered(family[status])
+    if "requestBody" in operation:
+        responses["415"] = _unsupported_media_type(path)
     permissions = requirement(route)
     if permissions is not None:
         lines = [operation.get("description", ""), _permission_doc(permissions), TENANT_RULE]
@@ -175,6 +177,19 @@ def _rendered(doc: ResponseDoc) -> dict[str, Any]:
     content = {**doc.get("content", {}).get("application/json", {})}
     content["schema"] = {"$ref": f"#/components/schemas/{doc['model'].__name__}"}
     return {"description": doc["description"], "content": {"application/json": content}}
+
+
+_NOT_JSON = "the request has a body that is not declared JSON (Content-Type: application/json)"
+
+
+def _unsupported_media_type(path: str) -> ResponseDoc:
+    """The 415 of an operation that reads a body, in the envelope of its API family
+    (`http_facade.limits.BodyLimits`)."""
+    model = "ProfileApiError" if path.startswith(API_A_PREFIX) else "CrmApiError"
+    return {
+        "description": _NOT_JSON,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+    }
 
 
 def install_openapi(app: FastAPI, *, rate_limited: bool) -> None:

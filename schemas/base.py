@@ -3,8 +3,25 @@
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
+
+from schemas.text import (
+    COMMAND_ID_PATTERN,
+    ID_PATTERN,
+    MAX_ID_LENGTH,
+    MULTI_LINE_PATTERN,
+    SINGLE_LINE_FORBIDDEN,
+    SINGLE_LINE_PATTERN,
+)
 
 
 class CamelModel(BaseModel):
@@ -28,23 +45,78 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# Bounded string types used by every DTO, so no field is unbounded.
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+# Bounded string types used by every DTO, so no field is unbounded; what their characters may
+# be is `schemas.text`'s rule (ids: visible ASCII; text: no controls, bidi or zero-width
+# characters; multi-line text may hold tabs and line breaks).
+Id = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN
+    ),
+]
+
+# `X-Request-ID` and `commandId`: URL-safe as well (`schemas.text`).
+CommandId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=COMMAND_ID_PATTERN
+    ),
+]
+
+
+def _text(pattern: str, max_length: int, min_length: int | None) -> StringConstraints:
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern
+    )
+
+
+def single_line(max_length: int, min_length: int | None = None) -> StringConstraints:
+    """Trimmed single-line text of `min_length`–`max_length` characters (`Annotated[str,
+    single_line(64)]`)."""
+    return _text(SINGLE_LINE_PATTERN, max_length, min_length)
+
+
+def multi_line(max_length: int, min_length: int | None = None) -> StringConstraints:
+    """Trimmed text that may hold tabs and line breaks (notes, remarks, contents, ...)."""
+    return _text(MULTI_LINE_PATTERN, max_length, min_length)
+
+
+Name = Annotated[str, single_line(200, min_length=1)]
+ShortText = Annotated[str, single_line(200)]
+LongText = Annotated[str, multi_line(5000)]
 Phone = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=3, max_length=32, pattern=r"^\+?[0-9 ()-]+$"
     ),
 ]
+_EMAIL_PART = rf"[^@\s{SINGLE_LINE_FORBIDDEN}]+"
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$",
+    ),
 ]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Tags = Annotated[list[Tag], Field(max_length=50)]
+Tag = Annotated[str, single_line(50, min_length=1)]
+
+
+def _null_is_empty(value: object) -> object:
+    return [] if value is None else value
+
+
+# On a list field (`Annotated[Annotated[list[X], Field(max_length=n)] | None, NULL_IS_EMPTY]`):
+# `null` is the empty list, in every request, payload and event (README "Input rules").
+# An absent field stays absent (None): an update leaves it as it is.
+NULL_IS_EMPTY = BeforeValidator(_null_is_empty)
+Tags = Annotated[Annotated[list[Tag], Field(max_length=50)] | None, NULL_IS_EMPTY]
+
+# Numbers are numbers and booleans booleans: `"5"` is not 5 and `true` is not 1 (pydantic's
+# lax mode would take both). A float field takes an integer (JSON does not tell them apart).
+StrictNumber = Annotated[float, Strict()]
+StrictInteger = Annotated[int, Strict()]
+StrictBoolean = Annotated[bool, Strict()]
 
 
 # Timestamps and dates are stored as fixed-width strings (`2026-11-21T08:00:00.123Z`), which
@@ -70,9 +142,17 @@ def _bounded_day(value: date) -> date:
     return value
 
 
+def _not_a_number(value: object) -> object:
+    """Times and dates are ISO 8601 strings: a number (pydantic's lax mode would read Unix
+    seconds, or milliseconds, or a day count) is refused, as is a boolean."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
 # Every timestamp/date field of a request, a command payload or an inbound event.
-Timestamp = Annotated[datetime, AfterValidator(_bounded_moment)]
-BoundedDate = Annotated[date, AfterValidator(_bounded_day)]
+Timestamp = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_bounded_moment)]
+BoundedDate = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_bounded_day)]
 
 
 def iso_now() -> str:

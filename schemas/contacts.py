@@ -4,7 +4,7 @@ from typing import Self
 
 from pydantic import ConfigDict, model_validator
 
-from schemas.base import CamelModel, Email, Id, Name, Phone, ShortText
+from schemas.base import CamelModel, Email, Id, Name, Phone, ShortText, StrictBoolean
 
 
 class ContactFields(CamelModel):
@@ -13,7 +13,7 @@ class ContactFields(CamelModel):
     phone: Phone | None = None
     email: Email | None = None
     title: ShortText | None = None
-    is_primary: bool | None = None
+    is_primary: StrictBoolean | None = None
 
 
 class CreateContactRequest(ContactFields):

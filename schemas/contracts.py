@@ -3,12 +3,12 @@
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict
 
-from schemas.base import CamelModel, Id, Name, Timestamp
+from schemas.base import CamelModel, Id, Name, Timestamp, single_line
 from schemas.opportunities import PositiveAmount
 
-ContractNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ContractNo = Annotated[str, single_line(64, min_length=1)]
 
 
 class ContractStatus(StrEnum):
@@ -18,6 +18,11 @@ class ContractStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     TERMINATED = "terminated"
+
+
+# Payments are recorded only against a running contract: not a draft (not signed yet), not a
+# completed or terminated one (closed).
+PAYABLE_STATUSES = frozenset({ContractStatus.ACTIVE})
 
 
 class CreateContractRequest(CamelModel):

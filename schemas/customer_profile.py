@@ -3,9 +3,10 @@
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from schemas.base import (
+    NULL_IS_EMPTY,
     CamelModel,
     Email,
     Id,
@@ -13,8 +14,11 @@ from schemas.base import (
     Name,
     Phone,
     ShortText,
+    StrictInteger,
+    StrictNumber,
     Tags,
     Timestamp,
+    single_line,
 )
 
 
@@ -26,7 +30,7 @@ class CreateCustomerProfileRequest(CamelModel):
     email: Email | None = None
     company: ShortText | None = None
     owner_id: Id | None = None
-    tags: Tags | None = None
+    tags: Tags = None
 
 
 class SystemType(StrEnum):
@@ -38,7 +42,9 @@ class ExternalIdentity(CamelModel):
     """One identity in an external IM or CRM system."""
 
     system_type: SystemType
-    system_name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    system_name: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    ]
     external_id: Id
 
 
@@ -63,13 +69,13 @@ class UnbindExternalIdentity(UnbindExternalIdentityRequest):
 
 
 class ProfileMetrics(CamelModel):
-    satisfaction_score: Annotated[float, Field(ge=0, le=100)]
-    issue_count: Annotated[int, Field(ge=0, le=1_000_000)]
-    average_resolution_minutes: Annotated[float, Field(ge=0, le=10_000_000)]
+    satisfaction_score: Annotated[StrictNumber, Field(ge=0, le=100)]
+    issue_count: Annotated[StrictInteger, Field(ge=0, le=1_000_000)]
+    average_resolution_minutes: Annotated[StrictNumber, Field(ge=0, le=10_000_000)]
 
 
 class RefreshProfileRequest(CamelModel):
-    source: Annotated[str, Field(min_length=1, max_length=64)]
+    source: Annotated[str, single_line(64, min_length=1)]
     metrics: ProfileMetrics | None = None
 
 
@@ -109,7 +115,9 @@ class AddServiceRecordRequest(CamelModel):
     description: LongText
     owner_id: Id | None = None
     outcome: LongText | None = None
-    commitments: Annotated[list[CommitmentRequest], Field(max_length=50)] | None = None
+    commitments: Annotated[
+        Annotated[list[CommitmentRequest], Field(max_length=50)] | None, NULL_IS_EMPTY
+    ] = None
 
 
 class AddServiceRecord(AddServiceRecordRequest):
@@ -119,7 +127,7 @@ class AddServiceRecord(AddServiceRecordRequest):
 
 
 class UpdateCommitmentRequest(CamelModel):
-    progress: Annotated[int, Field(ge=0, le=100)]
+    progress: Annotated[StrictInteger, Field(ge=0, le=100)]
 
 
 class UpdateCommitment(UpdateCommitmentRequest):

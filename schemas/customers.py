@@ -1,10 +1,20 @@
 """Customer commands shared by both API families (API A and API B customers are the same)."""
 
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
-from schemas.base import CamelModel, Email, Id, LongText, Name, Phone, ShortText, Tags
+from schemas.base import (
+    NULL_IS_EMPTY,
+    CamelModel,
+    Email,
+    Id,
+    LongText,
+    Name,
+    Phone,
+    ShortText,
+    Tags,
+)
 
 
 class CustomerFields(CamelModel):
@@ -18,7 +28,7 @@ class CustomerFields(CamelModel):
     source: ShortText | None = None
     address: LongText | None = None
     remark: LongText | None = None
-    tags: Tags | None = None
+    tags: Tags = None
     owner_id: Id | None = None
 
 
@@ -57,4 +67,4 @@ class ImportCustomers(CamelModel):
     reported as an `invalid` item instead of failing the whole import.
     """
 
-    items: list[Any] = Field(min_length=1, max_length=MAX_IMPORT_ITEMS)
+    items: Annotated[list[Any], Field(min_length=1, max_length=MAX_IMPORT_ITEMS), NULL_IS_EMPTY]

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_serializer
 from pydantic_core import to_jsonable_python
 
-from schemas.base import CamelModel, Id, Timestamp, iso, utc_now
+from schemas.base import CamelModel, CommandId, Id, Timestamp, iso, utc_now
 from schemas.errors import ErrorKind
 
 
@@ -41,20 +41,25 @@ class CommandType(StrEnum):
 class CommandEnvelope(CamelModel):
     """`{"commandId", "type", "tenantId", "actorId", "issuedAt", "payload"}` on crm.commands."""
 
-    command_id: Id
+    command_id: CommandId
     type: CommandType
     tenant_id: Id
     actor_id: Id
     issued_at: Timestamp = Field(default_factory=utc_now)
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    @field_serializer("issued_at", when_used="json")
+    def _issued_as_stored(self, moment: datetime) -> str:
+        """As every timestamp the service writes: fixed-width UTC with milliseconds."""
+        return iso(moment)
+
     def wire_with_json_payload(self) -> dict[str, Any]:
-        """`wire()` of an envelope whose payload holds JSON values already (the facade's:
-        request DTOs' `wire()`, path ids, an import's checked items): the payload is
-        taken as it is rather than walked into a copy (an import's: 2000 items)."""
-        fields = self.model_dump(
-            mode="json", by_alias=True, exclude_unset=True, exclude={"payload"}
-        )
+        """The envelope's JSON, every field included (`issuedAt` too, when it was left to
+        its default: now), for an envelope whose payload holds JSON values already (the
+        facade's: request DTOs' `wire()`, path ids, an import's checked items): the
+        payload is taken as it is rather than walked into a copy (an import's: 2000
+        items)."""
+        fields = self.model_dump(mode="json", by_alias=True, exclude={"payload"})
         return {**fields, "payload": self.payload}
 
 

@@ -3,12 +3,12 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import ConfigDict, model_validator
 
-from schemas.base import CamelModel, Id, Timestamp
+from schemas.base import CamelModel, Id, Timestamp, multi_line
 from schemas.opportunities import reject_cleared
 
-Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Content = Annotated[str, multi_line(5000, min_length=1)]
 
 
 class FollowUpMethod(StrEnum):

@@ -6,13 +6,13 @@ from typing import Annotated, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from schemas.base import BoundedDate, CamelModel, Id, Name
+from schemas.base import BoundedDate, CamelModel, Id, Name, StrictNumber
 
 MAX_AMOUNT = 1_000_000_000_000.0  # one trillion: far above any real deal, far below float limits
 
 # Money amounts of the sales entities (opportunities, contracts, payments).
-Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-PositiveAmount = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Amount = Annotated[StrictNumber, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+PositiveAmount = Annotated[StrictNumber, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 
 class OpportunityStage(StrEnum):

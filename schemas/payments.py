@@ -7,8 +7,9 @@ from schemas.opportunities import PositiveAmount
 
 
 class CreatePaymentRequest(CamelModel):
-    """`POST /payments`: `contractId` is required; a contract's payments may not add up to
-    more than its amount. `paidAt` defaults to now."""
+    """`POST /payments`: `contractId` is required and names an `active` contract (a draft,
+    completed or terminated one is a 409); a contract's payments may not add up to more
+    than its amount. `paidAt` defaults to now."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -4,6 +4,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
+from schemas.text import comparable_name
 from storage.database import Database, Document
 from storage.documents import alive, newest_first_indexes, newest_first_page, public
 
@@ -27,12 +28,9 @@ INDEXES = [
 
 
 def name_key(name: str) -> str:
-    """Customer names are unique per tenant after trimming, folding spaces and case.
-
-    `split()` and `re`'s `\\s` know the same whitespace (`str.isspace`), so this is
-    `re.sub(r"\\s+", " ", name.strip()).casefold()` at a fifth of the cost (an import
-    keys thousands of names)."""
-    return " ".join(name.split()).casefold()
+    """Customer names are unique per tenant after NFKC normalisation, trimming, folding
+    spaces and case (`schemas.text.comparable_name`)."""
+    return comparable_name(name)
 
 
 def customer_view(doc: Document) -> dict[str, Any]:

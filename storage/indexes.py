@@ -31,6 +31,7 @@ from storage import (
 )
 from storage.database import Database
 from storage.key_migration import move_ambiguous_keys
+from storage.name_keys import rekey_customer_names
 
 log = logging.getLogger("crm.storage")
 
@@ -56,12 +57,14 @@ def index_plan() -> dict[str, list[IndexModel]]:
 
 
 async def ensure_indexes(db: Database) -> None:
-    """The indexes; then what older releases stored under ambiguous keys moved to its key,
-    once (`storage.key_migration`)."""
+    """The indexes; then, once each: what older releases stored under ambiguous keys moved
+    to its key (`storage.key_migration`), and the keys a unique index checks brought up to
+    date (`storage.name_keys`)."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
     await move_ambiguous_keys(db)
+    await rekey_customer_names(db)
 
 
 async def _ensure(db: Database, collection: str, model: IndexModel) -> None:

@@ -11,6 +11,7 @@ from handlers.decision import CommandContext, Decision, EventDraft, not_found
 from handlers.use_cases import UseCase
 from handlers.use_cases.contracts import contract_event
 from schemas.base import iso
+from schemas.contracts import PAYABLE_STATUSES, ContractStatus
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.payments import CreatePayment
@@ -21,6 +22,7 @@ from storage.documents import public
 from storage.payments import PAYMENTS
 
 EXCEEDS_MESSAGE = "回款总额超过合同金额"
+NOT_PAYABLE_MESSAGE = "合同状态不允许回款"
 
 
 def exact(amount: object) -> Decimal:
@@ -29,11 +31,21 @@ def exact(amount: object) -> Decimal:
 
 
 async def create_payment(ctx: CommandContext[CreatePayment], db: Database) -> Decision:
-    """Insert the payment and raise the contract's `paidAmount`; 409 beyond the amount."""
+    """Insert the payment and raise the contract's `paidAmount`; 409 on a contract that is
+    not `active` (`PAYABLE_STATUSES`) and beyond the amount."""
     p = ctx.payload
     contract = await ContractRepository(db).get(ctx.tenant_id, p.contract_id)
     if contract is None:
         return not_found(ErrorCode.CONTRACT_NOT_FOUND, "contract", p.contract_id)
+    status = contract.get("status", ContractStatus.ACTIVE.value)
+    if status not in PAYABLE_STATUSES:
+        payable = ", ".join(sorted(PAYABLE_STATUSES))
+        return Decision.rejected(
+            ErrorCode.CONTRACT_NOT_PAYABLE,
+            ErrorKind.CONFLICT,
+            f"{NOT_PAYABLE_MESSAGE}: the contract is {status}; payments are accepted on "
+            f"{payable} contracts only",
+        )
     paid = exact(contract.get("paidAmount", 0)) + exact(p.amount)
     if paid > exact(contract["amount"]):
         return Decision.rejected(

@@ -8,8 +8,9 @@ from fastapi.responses import JSONResponse
 from http_facade.errors import ApiError
 from schemas.base import Id
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.text import ID_RULE, MAX_ID_LENGTH
 
-MAX_ID = 128  # the bound of every id in the command payloads (`schemas.base.Id`)
+MAX_ID = MAX_ID_LENGTH  # the bound of every id in the command payloads (`schemas.base.Id`)
 # A path id is validated (and trimmed) as the command payloads' ids are: one the worker
 # would refuse (too long, blank) is a 400 here, never a command it has to dead-letter.
 PathId = Annotated[Id, Path()]
@@ -74,15 +75,17 @@ async def acting_user(
         str | None,
         Header(
             max_length=MAX_ID,
+            pattern=r"^[!-~]*$",
             description="the acting user: the default owner of what is created; narrows "
-            "customer lists to that owner",
+            f"customer lists to that owner ({ID_RULE})",
         ),
     ] = None,
 ) -> str | None:
     """`X-User-Id`: narrows customer lists to that owner and is the default owner.
 
-    Bounded like the ids of the command payloads it ends up in (`ownerId`): a longer one
-    is a 400 here, never a poison command.
+    An id like those of the command payloads it ends up in (`ownerId`): one that is not
+    (too long, a space, a character outside visible ASCII) is a 400 here, never a poison
+    command; an empty one is no X-User-Id.
     """
     return x_user_id.strip() if x_user_id and x_user_id.strip() else None
 

@@ -1,5 +1,5 @@
 """The gateway publishes its payloads as they are: for JSON values (all a route gives it),
-that is exactly the envelope's full JSON dump."""
+that is exactly the envelope's full JSON dump, `issuedAt` included (DESIGN §4 lists it)."""
 
 from typing import Any
 
@@ -26,5 +26,7 @@ def test_a_json_payload_is_published_as_the_full_dump_gives_it(
     envelope = CommandEnvelope(
         command_id="c1", type=command_type, tenant_id="t1", actor_id="u1", payload=payload
     )
-    assert envelope.wire_with_json_payload() == envelope.wire()
-    assert list(envelope.wire_with_json_payload()) == list(envelope.wire())
+    full = envelope.model_dump(mode="json", by_alias=True)
+    assert envelope.wire_with_json_payload() == full
+    assert list(envelope.wire_with_json_payload()) == list(full)
+    assert list(full) == ["commandId", "type", "tenantId", "actorId", "issuedAt", "payload"]
