@@ -101,12 +101,15 @@ TENANT_RULE = (
 
 def answerable(route: APIRoute, *, rate_limited: bool) -> set[int]:
     """The error statuses `route` can answer, from what it is:
-    401/403 where it needs a token (429 too when the per-tenant rate limit is on); 400
-    where it validates something (a body, a query or header, a constrained path id);
-    413 where it takes a body; 202 (result not ready in time) and 409 (a conflict, or an
-    `X-Request-ID` reused for another request) where it writes; 404 where it names an
+    400 on every route (a malformed `X-Request-ID`, besides whatever the route validates);
+    401/403 where it needs a token (429 too when the per-tenant rate limit is on); 413
+    (and 415, added where the body is documented) where it takes a body; 202 (result not
+    ready in time) and 409 (a conflict, or an `X-Request-ID` reused for another request)
+    where it writes; 404 where it names an
     entity, by a path id or a body field naming another entity (`REFERENCES`)."""
-    statuses: set[int] = set()
+    # Every route: a malformed `X-Request-ID` header is refused before routing
+    # (http_facade/middleware.py), whatever the route.
+    statuses: set[int] = {400}
     if requirement(route) is not None:
         statuses |= {401, 403}
         if rate_limited:
@@ -115,9 +118,7 @@ def answerable(route: APIRoute, *, rate_limited: bool) -> set[int]:
     params = get_flat_params(route.dependant)
     path_ids = [p for p in params if getattr(p.field_info, "in_", None) == ParamTypes.path]
     if body is not None:
-        statuses |= {400, 413}
-    if any(p not in path_ids or p.field_info.metadata for p in params):
-        statuses.add(400)
+        statuses.add(413)
     if (route.methods or set()) & WRITE_METHODS:
         statuses |= {202, 409}
     if path_ids or (body is not None and _names_references(body.field_info.annotation)):

@@ -136,14 +136,14 @@ def statuses(spec: dict[str, Any], method: str, path: str) -> set[int]:
     [
         ("get", "/api/v1/crm/customers", {200, 400, 401, 403}),
         ("get", "/api/v1/crm/customers/{customer_id}", {200, 400, 401, 403, 404}),
-        ("post", "/api/v1/crm/customers", {201, 202, 400, 401, 403, 409, 413}),
-        ("post", "/api/v1/crm/contacts", {201, 202, 400, 401, 403, 404, 409, 413}),
+        ("post", "/api/v1/crm/customers", {201, 202, 400, 401, 403, 409, 413, 415}),
+        ("post", "/api/v1/crm/contacts", {201, 202, 400, 401, 403, 404, 409, 413, 415}),
         ("delete", "/api/v1/crm/contacts/{contact_id}", {200, 202, 400, 401, 403, 404, 409}),
-        ("get", "/api/v1/crm/reports/funnel", {200, 401, 403}),
-        ("get", "/api/v1/crm/commands/{commandId}", {200, 401, 403, 404}),
+        ("get", "/api/v1/crm/reports/funnel", {200, 400, 401, 403}),
+        ("get", "/api/v1/crm/commands/{commandId}", {200, 400, 401, 403, 404}),
         ("get", "/api/v1/api/customers/{id}", {200, 400, 401, 403, 404}),
-        ("post", "/api/v1/api/customers", {201, 202, 400, 401, 403, 409, 413}),
-        ("get", "/api/v1/crm/health", {200, 503}),
+        ("post", "/api/v1/api/customers", {201, 202, 400, 401, 403, 409, 413, 415}),
+        ("get", "/api/v1/crm/health", {200, 400, 503}),
     ],
 )
 def test_a_route_documents_the_statuses_it_can_answer(
