@@ -57,11 +57,12 @@ def index_plan() -> dict[str, list[IndexModel]]:
 
 async def ensure_indexes(db: Database) -> None:
     """The indexes; then what older releases stored under ambiguous keys moved to its key,
-    once (`storage.key_migration`)."""
+    once (`storage.key_migration`), and the search keys of customers they stored added."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
     await move_ambiguous_keys(db)
+    await customers.add_search_keys(db)
 
 
 async def _ensure(db: Database, collection: str, model: IndexModel) -> None:
