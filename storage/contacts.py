@@ -1,9 +1,17 @@
 """API B contact documents: look-ups for the rules, pages for the readers, their indexes."""
 
+from typing import Any
+
 from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_indexes, newest_first_page
+from storage.documents import (
+    SortOrder,
+    alive,
+    list_page,
+    newest_first_indexes,
+    range_indexes,
+)
 
 CONTACTS = "contacts"
 
@@ -25,18 +33,20 @@ class ContactRepository:
             query["_id"] = {"$ne": except_id}
         return await self._c.find(query).to_list()
 
-    async def page(
-        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    async def search(
+        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
     ) -> tuple[list[Document], int]:
-        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        return await newest_first_page(
-            self._c, tenant_id, skip=skip, limit=limit, customerId=customer_id
-        )
+        """One page of the live documents meeting `conditions` (stored field → condition)
+        in `sort` order, and their total."""
+        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
 
 INDEXES = [
     # the list (all, or of one customer), newest first, id as tie-breaker
-    *newest_first_indexes("contact", customer="customerId"),
+    *newest_first_indexes("contact", customer="customerId", primary="isPrimary"),
+    # `q` (a case-insensitive regex on the name, matched against the index keys);
+    # `sort=name`
+    *range_indexes("contact", name="name"),
     # the primary-contact look-up
     IndexModel(
         [("tenantId", ASCENDING), ("customerId", ASCENDING), ("isPrimary", ASCENDING)],

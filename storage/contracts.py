@@ -4,10 +4,17 @@
 race for the same number (the `contract.create` decision's insert carries the rejection).
 """
 
+from typing import Any
+
 from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_indexes, newest_first_page
+from storage.documents import (
+    SortOrder,
+    alive,
+    list_page,
+    newest_first_indexes,
+)
 
 CONTRACTS = "contracts"
 
@@ -24,13 +31,12 @@ class ContractRepository:
         """The live contract holding this number in the tenant, if any."""
         return await self._c.find_one(alive(tenant_id, contractNo=contract_no), {"_id": 1})
 
-    async def page(
-        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    async def search(
+        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
     ) -> tuple[list[Document], int]:
-        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        return await newest_first_page(
-            self._c, tenant_id, skip=skip, limit=limit, customerId=customer_id
-        )
+        """One page of the live documents meeting `conditions` (stored field → condition)
+        in `sort` order, and their total."""
+        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
 
 INDEXES = [
@@ -42,5 +48,5 @@ INDEXES = [
         partialFilterExpression={"_deleted": False},
     ),
     # the list (all, or of one customer), newest first, id as tie-breaker
-    *newest_first_indexes("contract", customer="customerId"),
+    *newest_first_indexes("contract", customer="customerId", status="status"),
 ]

@@ -39,9 +39,9 @@ NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 
 
 def newest_first_indexes(name: str, **scopes: str) -> list[IndexModel]:
-    """The indexes `newest_first_page` filters and sorts from: `<name>_list` for all of a
-    tenant's live documents, and `<name>_<scope>_list` for those with one value of each
-    scope field (`customer="customerId"`)."""
+    """The indexes a list filters and sorts from (`list_page` in `NEWEST_FIRST` order):
+    `<name>_list` for all of a tenant's live documents, and `<name>_<scope>_list` for those
+    with one value of each scope field (`customer="customerId"`)."""
     scoped = {f"{name}_{label}_list": [(field, ASCENDING)] for label, field in scopes.items()}
     return [
         IndexModel(
@@ -52,18 +52,45 @@ def newest_first_indexes(name: str, **scopes: str) -> list[IndexModel]:
     ]
 
 
-async def newest_first_page(
+SortOrder = list[tuple[str, int]]
+
+
+def sort_order(fields: dict[str, str], sort: str | None) -> SortOrder:
+    """The order of a list's `sort` parameter: a public field name of `fields` (public →
+    stored field), `-` first for descending; the id breaks ties in the same direction.
+    None: newest first. A name not in `fields` is a KeyError (the caller's 400)."""
+    if sort is None:
+        return NEWEST_FIRST
+    descending = sort.startswith("-")
+    stored = fields[sort[1:] if descending else sort]
+    direction = DESCENDING if descending else ASCENDING
+    return [(stored, direction), ("_id", direction)]
+
+
+def range_indexes(entity: str, /, **fields: str) -> list[IndexModel]:
+    """`<entity>_by_<label>`: a tenant's live documents ordered by one field (then the id),
+    for a range filter on it and for `sort` on it."""
+    return [
+        IndexModel(
+            [
+                ("tenantId", ASCENDING),
+                ("_deleted", ASCENDING),
+                (field, ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name=f"{entity}_by_{label}",
+        )
+        for label, field in fields.items()
+    ]
+
+
+async def list_page(
     collection: AsyncCollection[Document],
-    tenant_id: str,
-    *,
+    query: dict[str, Any],
+    sort: SortOrder,
     skip: int,
     limit: int,
-    **equal_to: str | None,
 ) -> tuple[list[Document], int]:
-    """One page of a tenant's live documents and their total; filters given as None are
-    left out (`customerId=None` means "of every customer")."""
-    query = alive(
-        tenant_id, **{field: value for field, value in equal_to.items() if value is not None}
-    )
-    cursor = collection.find(query).sort(NEWEST_FIRST).skip(skip).limit(limit)
+    """One page of the documents matching `query` in `sort` order, and their total."""
+    cursor = collection.find(query).sort(sort).skip(skip).limit(limit)
     return await cursor.to_list(), await collection.count_documents(query)

@@ -1,7 +1,16 @@
 """API B follow-up documents: look-ups for the rules, pages for the readers, indexes."""
 
+from typing import Any
+
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_indexes, newest_first_page, owning_customer
+from storage.documents import (
+    SortOrder,
+    alive,
+    list_page,
+    newest_first_indexes,
+    owning_customer,
+    range_indexes,
+)
 
 FOLLOW_UPS = "follow_ups"
 
@@ -18,25 +27,20 @@ class FollowUpRepository:
         """The owning customer of this tenant's follow-up, deleted or not (command key)."""
         return await owning_customer(self._c, tenant_id, follow_up_id)
 
-    async def page(
-        self,
-        tenant_id: str,
-        *,
-        skip: int,
-        limit: int,
-        customer_id: str | None = None,
-        opportunity_id: str | None = None,
+    async def search(
+        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
     ) -> tuple[list[Document], int]:
-        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        return await newest_first_page(
-            self._c,
-            tenant_id,
-            skip=skip,
-            limit=limit,
-            customerId=customer_id,
-            opportunityId=opportunity_id,
-        )
+        """One page of the live documents meeting `conditions` (stored field → condition)
+        in `sort` order, and their total."""
+        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
 
-# the list (all, of one customer, of one opportunity), newest first, id as tie-breaker
-INDEXES = newest_first_indexes("follow_up", customer="customerId", opportunity="opportunityId")
+INDEXES = [
+    # the list (all, of one customer, of one opportunity, by one method), newest first,
+    # id as tie-breaker
+    *newest_first_indexes(
+        "follow_up", customer="customerId", opportunity="opportunityId", method="method"
+    ),
+    # `followedFrom`/`followedTo` and `sort=followedAt`
+    *range_indexes("follow_up", followed="followedAt"),
+]

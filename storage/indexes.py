@@ -58,13 +58,14 @@ def index_plan() -> dict[str, list[IndexModel]]:
 
 async def ensure_indexes(db: Database) -> None:
     """The indexes; then, once each: what older releases stored under ambiguous keys moved
-    to its key (`storage.key_migration`), and the keys a unique index checks brought up to
-    date (`storage.name_keys`)."""
+    to its key (`storage.key_migration`), the keys a unique index checks brought up to date
+    (`storage.name_keys`), and the search keys of customers they stored added."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
     await move_ambiguous_keys(db)
     await rekey_customer_names(db)
+    await customers.add_search_keys(db)
 
 
 async def _ensure(db: Database, collection: str, model: IndexModel) -> None:

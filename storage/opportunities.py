@@ -1,9 +1,18 @@
 """API B opportunity documents: look-ups for the rules, pages for the readers, indexes."""
 
+from typing import Any
+
 from pymongo import ASCENDING, IndexModel
 
 from storage.database import Database, Document
-from storage.documents import alive, newest_first_indexes, newest_first_page, owning_customer
+from storage.documents import (
+    SortOrder,
+    alive,
+    list_page,
+    newest_first_indexes,
+    owning_customer,
+    range_indexes,
+)
 
 OPPORTUNITIES = "opportunities"
 
@@ -21,18 +30,19 @@ class OpportunityRepository:
         command key: a repeated DELETE must reach the journal and get its first answer)."""
         return await owning_customer(self._c, tenant_id, opportunity_id)
 
-    async def page(
-        self, tenant_id: str, *, skip: int, limit: int, customer_id: str | None = None
+    async def search(
+        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
     ) -> tuple[list[Document], int]:
-        """One page, newest first with the id as tie-breaker (a stable order), and the total."""
-        return await newest_first_page(
-            self._c, tenant_id, skip=skip, limit=limit, customerId=customer_id
-        )
+        """One page of the live documents meeting `conditions` (stored field → condition)
+        in `sort` order, and their total."""
+        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
 
 INDEXES = [
     # the list (all, or of one customer), newest first, id as tie-breaker
-    *newest_first_indexes("opportunity", customer="customerId"),
+    *newest_first_indexes("opportunity", customer="customerId", stage="stage", owner="ownerId"),
+    # `minAmount`/`maxAmount` and `sort=amount`
+    *range_indexes("opportunity", amount="amount"),
     # the funnel's grouping by stage
     IndexModel(
         [("tenantId", ASCENDING), ("_deleted", ASCENDING), ("stage", ASCENDING)],

@@ -23,7 +23,7 @@ from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import created_customer_id
 from storage import changes
 from storage.customer_profile import BINDINGS, BindingRepository
-from storage.customers import CUSTOMERS, CustomerRepository, name_key
+from storage.customers import CUSTOMERS, CustomerRepository, name_key, search_fields
 from storage.database import Database, Document
 from storage.documents import public
 
@@ -56,6 +56,7 @@ def customer_own_fields(
         "_id": customer_id,
         **given,
         "_nameKey": name_key(given["name"]) if key is None else key,
+        **search_fields(given),
         "tags": given.get("tags") or [],
         "ownerId": given.get("ownerId") or ctx.actor_id,
         "_seq": 0,
@@ -130,6 +131,7 @@ async def update_customer(ctx: CommandContext[UpdateCustomer], db: Database) -> 
             ctx.tenant_id, [updated["_nameKey"]]
         ):
             return duplicate_name()
+    updated.update(search_fields(updated))
     updated["updatedAt"] = ctx.now
     return Decision.succeeded(
         public(updated),

@@ -1,9 +1,12 @@
-"""API B conventions shared by its routes: required X-Request-ID, paging, X-User-Id."""
+"""API B conventions shared by its routes: required X-Request-ID, paging (and no unknown
+query parameter on a paged list), X-User-Id."""
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from http_facade.errors import ApiError
 from schemas.base import Id
@@ -54,13 +57,47 @@ class Paging:
         )
 
 
+def invalid(message: str) -> ApiError:
+    """A 400 `VALIDATION_ERROR` about a query parameter."""
+    return ApiError(ErrorKind.INVALID, ErrorCode.VALIDATION_ERROR.value, message, message)
+
+
+def _query_parameters(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_parameters(dependency)
+    return names
+
+
+def known_query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included (a walk over a
+    few objects: cheaper than a cache keyed by route would be worth)."""
+    return frozenset(_query_parameters(route.dependant))
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A paged list answers 400 for a query parameter it does not know: a filter it would
+    silently ignore (a typo, a filter of another list) would mislead more than an error."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = known_query_parameters(route)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise invalid(
+            f"unknown query parameter {unknown[0]!r} (this list takes: {', '.join(sorted(known))})"
+        )
+
+
 def _paging(max_size: int) -> Any:
     async def dependency(
+        request: Request,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[
             int, Query(alias="pageSize", ge=1, le=max_size, description=f"1–{max_size}")
         ] = DEFAULT_PAGE_SIZE,
     ) -> Paging:
+        reject_unknown_query(request)
         return Paging(page, page_size)
 
     return dependency

@@ -4,14 +4,13 @@ Writes are `contact.*` commands keyed by the contact's customer, so one customer
 commands stay ordered (the one-primary-contact rule relies on it).
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
 from http_facade.crm_v2.common import Page, PathId, RequestId
+from http_facade.crm_v2.filters import ContactQuery
 from http_facade.errors import ApiError
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
@@ -60,12 +59,10 @@ async def list_contacts(
     ctx: Ctx,
     principal: CustomersRead,
     paging: Page,
-    customer_id: Annotated[
-        str | None, Query(alias="customerId", max_length=128, description="only this customer's")
-    ] = None,
+    query: ContactQuery,
 ) -> JSONResponse:
-    docs, total = await ContactRepository(ctx.db).page(
-        principal.tenant_id, skip=paging.skip, limit=paging.page_size, customer_id=customer_id
+    docs, total = await ContactRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=paging.skip, limit=paging.page_size
     )
     return paging.response([_view(doc, principal) for doc in docs], total)
 

@@ -1,12 +1,11 @@
 """API B contracts: list, detail, create."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
 from http_facade.crm_v2.common import Page, PathId, RequestId
+from http_facade.crm_v2.filters import ContractQuery
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -18,10 +17,6 @@ from storage.documents import public
 
 router = APIRouter(tags=["API B — CRM v2"])
 
-CustomerFilter = Annotated[
-    str | None, Query(alias="customerId", max_length=128, description="only this customer's")
-]
-
 
 @router.get(
     "/contracts",
@@ -29,10 +24,10 @@ CustomerFilter = Annotated[
     responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
 )
 async def list_contracts(
-    ctx: Ctx, principal: CrmRead, page: Page, customer_id: CustomerFilter = None
+    ctx: Ctx, principal: CrmRead, page: Page, query: ContractQuery
 ) -> JSONResponse:
-    docs, total = await ContractRepository(ctx.db).page(
-        principal.tenant_id, skip=page.skip, limit=page.page_size, customer_id=customer_id
+    docs, total = await ContractRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=page.skip, limit=page.page_size
     )
     return page.response([public(doc) for doc in docs], total)
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
 from http_facade.crm_v2.common import ExportPage, Page, Paging, PathId, RequestId, XUserId
+from http_facade.crm_v2.filters import CustomerQuery, ListQuery
 from http_facade.errors import ApiError
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
@@ -37,11 +38,9 @@ IMPORT_DOC = (
 )
 
 
-async def _page(
-    ctx: Ctx, principal: Principal, paging: Paging, owner_id: str | None
-) -> JSONResponse:
-    docs, total = await CustomerRepository(ctx.db).page(
-        principal.tenant_id, skip=paging.skip, limit=paging.page_size, owner_id=owner_id
+async def _page(ctx: Ctx, principal: Principal, paging: Paging, query: ListQuery) -> JSONResponse:
+    docs, total = await CustomerRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=paging.skip, limit=paging.page_size
     )
     return paging.response([masked(customer_view(doc), principal.sees_pii) for doc in docs], total)
 
@@ -52,9 +51,9 @@ async def _page(
     responses={200: {"description": PAGE_DOC}, **API_B_ERRORS},
 )
 async def list_customers(
-    ctx: Ctx, principal: CustomersRead, paging: Page, user_id: XUserId
+    ctx: Ctx, principal: CustomersRead, paging: Page, query: CustomerQuery
 ) -> JSONResponse:
-    return await _page(ctx, principal, paging, user_id)
+    return await _page(ctx, principal, paging, query)
 
 
 @router.post(
@@ -91,9 +90,9 @@ def _with_owner(item: Any, owner_id: str) -> Any:
     responses={200: {"description": PAGE_DOC}, **API_B_ERRORS},
 )
 async def export_customers(
-    ctx: Ctx, principal: CustomersRead, paging: ExportPage, user_id: XUserId
+    ctx: Ctx, principal: CustomersRead, paging: ExportPage, query: CustomerQuery
 ) -> JSONResponse:
-    return await _page(ctx, principal, paging, user_id)
+    return await _page(ctx, principal, paging, query)
 
 
 @router.get(

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
 from http_facade.crm_v2.common import Page, PathId, RequestId
+from http_facade.crm_v2.filters import FollowUpQuery
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -18,9 +19,6 @@ from storage.follow_ups import FollowUpRepository
 
 router = APIRouter(tags=["API B — CRM v2"])
 
-CustomerFilter = Annotated[
-    str | None, Query(alias="customerId", max_length=128, description="only this customer's")
-]
 OpportunityFilter = Annotated[
     str | None,
     Query(alias="opportunityId", max_length=128, description="only this opportunity's"),
@@ -52,15 +50,10 @@ async def list_follow_ups(
     ctx: Ctx,
     principal: CrmRead,
     page: Page,
-    customer_id: CustomerFilter = None,
-    opportunity_id: OpportunityFilter = None,
+    query: FollowUpQuery,
 ) -> JSONResponse:
-    docs, total = await FollowUpRepository(ctx.db).page(
-        principal.tenant_id,
-        skip=page.skip,
-        limit=page.page_size,
-        customer_id=customer_id,
-        opportunity_id=opportunity_id,
+    docs, total = await FollowUpRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=page.skip, limit=page.page_size
     )
     return page.response([public(doc) for doc in docs], total)
 

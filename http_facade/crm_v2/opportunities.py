@@ -1,12 +1,11 @@
 """API B opportunities: list, detail, create, update, delete."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
 from http_facade.crm_v2.common import Page, PathId, RequestId, XUserId
+from http_facade.crm_v2.filters import OpportunityQuery
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -17,10 +16,6 @@ from storage.documents import public
 from storage.opportunities import OpportunityRepository
 
 router = APIRouter(tags=["API B — CRM v2"])
-
-CustomerFilter = Annotated[
-    str | None, Query(alias="customerId", max_length=128, description="only this customer's")
-]
 
 
 def opportunity_not_found(opportunity_id: str) -> ApiError:
@@ -45,10 +40,10 @@ async def _owning_customer(ctx: Ctx, tenant_id: str, opportunity_id: str) -> str
     responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
 )
 async def list_opportunities(
-    ctx: Ctx, principal: CrmRead, page: Page, customer_id: CustomerFilter = None
+    ctx: Ctx, principal: CrmRead, page: Page, query: OpportunityQuery
 ) -> JSONResponse:
-    docs, total = await OpportunityRepository(ctx.db).page(
-        principal.tenant_id, skip=page.skip, limit=page.page_size, customer_id=customer_id
+    docs, total = await OpportunityRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=page.skip, limit=page.page_size
     )
     return page.response([public(doc) for doc in docs], total)
 

@@ -1,12 +1,11 @@
 """API B payments (回款): list, record."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
 from http_facade.crm_v2.common import Page, RequestId
+from http_facade.crm_v2.filters import PaymentQuery
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -19,10 +18,6 @@ from storage.payments import PaymentRepository
 
 router = APIRouter(tags=["API B — CRM v2"])
 
-ContractFilter = Annotated[
-    str | None, Query(alias="contractId", max_length=128, description="only this contract's")
-]
-
 
 @router.get(
     "/payments",
@@ -30,10 +25,10 @@ ContractFilter = Annotated[
     responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
 )
 async def list_payments(
-    ctx: Ctx, principal: CrmRead, page: Page, contract_id: ContractFilter = None
+    ctx: Ctx, principal: CrmRead, page: Page, query: PaymentQuery
 ) -> JSONResponse:
-    docs, total = await PaymentRepository(ctx.db).page(
-        principal.tenant_id, skip=page.skip, limit=page.page_size, contract_id=contract_id
+    docs, total = await PaymentRepository(ctx.db).search(
+        principal.tenant_id, query.conditions, query.sort, skip=page.skip, limit=page.page_size
     )
     return page.response([public(doc) for doc in docs], total)
 

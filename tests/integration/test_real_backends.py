@@ -22,7 +22,18 @@ from crm.runtime import Runtime
 from crm.web import facade_context
 from handlers.outbox import PUBLISHING_FIELDS
 from http_facade.app import create_app
+from http_facade.crm_v2.filters import (
+    contact_query,
+    contract_query,
+    customer_query,
+    follow_up_query,
+    opportunity_query,
+    payment_query,
+)
+from schemas.contracts import ContractStatus
+from schemas.follow_ups import FollowUpMethod
 from schemas.ids import created_customer_id
+from schemas.opportunities import OpportunityStage
 from storage import reports
 from storage.contacts import ContactRepository
 from storage.contracts import ContractRepository
@@ -135,34 +146,76 @@ async def _every_read(ids: dict[str, str]) -> list[_Query]:
     await customers.get(t, customer)
     await customers.with_name_keys(t, ["acme"])
     await customers.sequences([customer])
-    await customers.page(t, skip=0, limit=20)
-    await customers.page(t, skip=20, limit=20, owner_id="u1")
+    for query in (
+        await customer_query(None),
+        await customer_query("u1"),
+        await customer_query(None, q="ａｃ"),
+        await customer_query(None, phone="+86 138 0000 0000"),
+        await customer_query(None, email="A@b.example"),
+        await customer_query(None, tag="vip"),
+        await customer_query(None, owner_id="u1"),
+        await customer_query(None, level="A"),
+        await customer_query(None, source="web"),
+        await customer_query(None, industry="retail"),
+        await customer_query(None, updated_since="2026-01-01T00:00:00Z"),
+        await customer_query(None, sort="name"),
+        await customer_query(None, sort="-updatedAt"),
+    ):
+        await customers.search(t, query.conditions, query.sort, skip=20, limit=20)
     await customers.count(t)
     contacts = ContactRepository(db)
     await contacts.get(t, ids["contact"])
     await contacts.primaries(t, customer, except_id=ids["contact"])
-    await contacts.page(t, skip=0, limit=20)
-    await contacts.page(t, skip=0, limit=20, customer_id=customer)
+    for query in (
+        await contact_query(),
+        await contact_query(customer_id=customer),
+        await contact_query(is_primary=True),
+        await contact_query(q="li"),
+        await contact_query(sort="-name"),
+    ):
+        await contacts.search(t, query.conditions, query.sort, skip=0, limit=20)
     opportunities = OpportunityRepository(db)
     await opportunities.get(t, ids["opportunity"])
     await opportunities.customer_of(t, ids["opportunity"])
-    await opportunities.page(t, skip=0, limit=20)
-    await opportunities.page(t, skip=0, limit=20, customer_id=customer)
+    for query in (
+        await opportunity_query(),
+        await opportunity_query(customer_id=customer),
+        await opportunity_query(stage=OpportunityStage.LEAD),
+        await opportunity_query(owner_id="u1"),
+        await opportunity_query(min_amount=1, max_amount=100),
+        await opportunity_query(sort="amount"),
+    ):
+        await opportunities.search(t, query.conditions, query.sort, skip=0, limit=20)
     follow_ups = FollowUpRepository(db)
     await follow_ups.get(t, ids["follow_up"])
     await follow_ups.customer_of(t, ids["follow_up"])
-    await follow_ups.page(t, skip=0, limit=20)
-    await follow_ups.page(t, skip=0, limit=20, customer_id=customer)
-    await follow_ups.page(t, skip=0, limit=20, opportunity_id=ids["opportunity"])
+    for query in (
+        await follow_up_query(),
+        await follow_up_query(customer_id=customer),
+        await follow_up_query(opportunity_id=ids["opportunity"]),
+        await follow_up_query(method=FollowUpMethod.CALL),
+        await follow_up_query(followed_from="2026-01-01", followed_to="2026-12-31"),
+        await follow_up_query(sort="-followedAt"),
+    ):
+        await follow_ups.search(t, query.conditions, query.sort, skip=0, limit=20)
     contracts = ContractRepository(db)
     await contracts.get(t, ids["contract"])
     await contracts.with_number(t, "HT-1")
-    await contracts.page(t, skip=0, limit=20)
-    await contracts.page(t, skip=0, limit=20, customer_id=customer)
+    for query in (
+        await contract_query(),
+        await contract_query(customer_id=customer),
+        await contract_query(status=ContractStatus.ACTIVE),
+    ):
+        await contracts.search(t, query.conditions, query.sort, skip=0, limit=20)
     payments = PaymentRepository(db)
     await payments.get(t, ids["payment"])
-    await payments.page(t, skip=0, limit=20)
-    await payments.page(t, skip=0, limit=20, contract_id=ids["contract"])
+    for query in (
+        await payment_query(),
+        await payment_query(contract_id=ids["contract"]),
+        await payment_query(paid_from="2026-01-01T00:00:00Z", paid_to="2026-12-31"),
+        await payment_query(sort="-paidAt"),
+    ):
+        await payments.search(t, query.conditions, query.sort, skip=0, limit=20)
     bindings = BindingRepository(db)
     await bindings.get(t, "im", "wecom", "wx-1")
     await bindings.of_customer(t, customer)
@@ -293,7 +346,7 @@ async def test_every_list_and_detail_query_is_served_by_an_index(
 ) -> None:
     ids = await _populate(client, runtime)
     queries = await _every_read(ids)
-    assert len(queries) > 40
+    assert len(queries) > 80
     for query in queries:
         explained = await _explain(runtime.store.db, query)
         stages = _winning_stages(explained)
