@@ -23,11 +23,11 @@ from schemas.responses import (
 ResponseDoc = dict[str, Any]
 
 
-def envelope_doc(what: str) -> ResponseDoc:
-    """API A success: `{"success": true, "data": <what>}`."""
+def envelope_doc(what: str, model: type[BaseModel] = ProfileApiSuccess) -> ResponseDoc:
+    """API A success: `{"success": true, "data": <what>}` (`model` names its fields)."""
     return {
         "description": f'`{{"success": true, "data": ...}}` with {what}',
-        "model": ProfileApiSuccess,
+        "model": model,
         "content": {"application/json": {"example": {"success": True, "data": {}}}},
     }
 

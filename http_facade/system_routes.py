@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from http_facade.context import AnyRead, Ctx
 from http_facade.errors import ApiError
 from http_facade.openapi_docs import API_B_ERRORS
+from schemas.envelope import CommandResult
 from schemas.errors import ErrorCode, ErrorKind
 
 router = APIRouter(tags=["system"])
@@ -17,7 +18,7 @@ CRM_V2_PATH = "/api/v1/crm"
 @router.get(
     "/api/v1/crm/commands/{commandId}",
     summary="Command status: the stored result of a command (202 answers point here)",
-    responses=API_B_ERRORS,
+    responses={200: {"model": CommandResult}, **API_B_ERRORS},
 )
 async def command_status(commandId: str, ctx: Ctx, principal: AnyRead) -> JSONResponse:
     result = await ctx.commands.status(principal.tenant_id, commandId)
