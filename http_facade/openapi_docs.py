@@ -99,6 +99,12 @@ TENANT_RULE = (
 )
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route's function name (`create_customer`), API A's prefixed (`profile_...`): the
+    names a generated client gives its calls."""
+    return f"profile_{route.name}" if route.path.startswith(API_A_PREFIX) else route.name
+
+
 def answerable(route: APIRoute, *, rate_limited: bool) -> set[int]:
     """The error statuses `route` can answer, from what it is:
     401/403 where it needs a token (429 too when the per-tenant rate limit is on); 400
