@@ -287,9 +287,8 @@ class Runtime:
         if self.data_directory is None:
             return
         if self._snapshot_task is not None:
-            self._snapshot_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._snapshot_task
+            self.data_directory.stop_saving()
+            await self._snapshot_task  # a save under way finishes: one writer at a time
         try:
             if await self.data_directory.save():
                 log.info("store saved to %s", self.data_directory.path)

@@ -15,7 +15,7 @@ from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
 from http_facade.limits import BodyLimits, TenantRateLimit
 from http_facade.middleware import RequestTelemetry
-from http_facade.openapi_docs import install_openapi
+from http_facade.openapi_docs import install_openapi, operation_id
 
 CRM_V2_PREFIX = "/api/v1/crm"
 DESCRIPTION = """\
@@ -58,6 +58,7 @@ def create_app(
         # no badge fetched from the public validator (nothing leaves this service); a token
         # given to Authorize survives a reload of the page
         swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        generate_unique_id_function=operation_id,
     )
     app.state.context = context
     app.state.readiness = readiness or context.health

@@ -23,11 +23,11 @@ from schemas.responses import (
 ResponseDoc = dict[str, Any]
 
 
-def envelope_doc(what: str) -> ResponseDoc:
-    """API A success: `{"success": true, "data": <what>}`."""
+def envelope_doc(what: str, model: type[BaseModel] = ProfileApiSuccess) -> ResponseDoc:
+    """API A success: `{"success": true, "data": <what>}` (`model` names its fields)."""
     return {
         "description": f'`{{"success": true, "data": ...}}` with {what}',
-        "model": ProfileApiSuccess,
+        "model": model,
         "content": {"application/json": {"example": {"success": True, "data": {}}}},
     }
 
@@ -97,6 +97,12 @@ TENANT_RULE = (
     "**Tenant:** the `X-Tenant-Id` header when sent (it must be the token's `tenant`, "
     "else 403), otherwise the token's `tenant`; another tenant's ids answer 404."
 )
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's function name (`create_customer`), API A's prefixed (`profile_...`): the
+    names a generated client gives its calls."""
+    return f"profile_{route.name}" if route.path.startswith(API_A_PREFIX) else route.name
 
 
 def answerable(route: APIRoute, *, rate_limited: bool) -> set[int]:

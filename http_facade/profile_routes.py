@@ -24,6 +24,15 @@ from schemas.customer_profile import (
 )
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.views import (
+    BindingEnvelope,
+    BindingListEnvelope,
+    CommitmentEnvelope,
+    CustomerEnvelope,
+    InteractionEnvelope,
+    InteractionListEnvelope,
+    ServiceRecordEnvelope,
+)
 from storage.customer_profile import BindingRepository, InteractionRepository
 from storage.customers import CustomerRepository, customer_view
 from storage.database import Document
@@ -70,7 +79,7 @@ async def _about_customer(
 @router.get(
     "/{id}",
     summary="客户档案查询",
-    responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
+    responses={200: envelope_doc("customer profile", CustomerEnvelope), **API_A_ERRORS},
 )
 async def get_customer(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await _customer_or_404(ctx, principal.tenant_id, id)
@@ -81,7 +90,7 @@ async def get_customer(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONRe
     "",
     summary="创建客户档案",
     status_code=201,
-    responses={201: envelope_doc("created customer profile"), **API_A_ERRORS},
+    responses={201: envelope_doc("created customer profile", CustomerEnvelope), **API_A_ERRORS},
 )
 async def create_customer(
     body: CreateCustomerProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
@@ -93,7 +102,7 @@ async def create_customer(
 @router.post(
     "/{id}/bind-external",
     summary="绑定外部系统标识（IM/CRM）",
-    responses={200: envelope_doc("the binding"), **API_A_ERRORS},
+    responses={200: envelope_doc("the binding", BindingEnvelope), **API_A_ERRORS},
 )
 async def bind_external(
     id: PathId,
@@ -111,7 +120,7 @@ async def bind_external(
 @router.get(
     "/{id}/bindings",
     summary="查询客户绑定关系",
-    responses={200: envelope_doc("bindings, oldest first"), **API_A_ERRORS},
+    responses={200: envelope_doc("bindings, oldest first", BindingListEnvelope), **API_A_ERRORS},
 )
 async def list_bindings(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     await _customer_or_404(ctx, principal.tenant_id, id)
@@ -122,7 +131,7 @@ async def list_bindings(id: PathId, ctx: Ctx, principal: CustomersRead) -> JSONR
 @router.delete(
     "/{id}/bindings",
     summary="解绑外部系统标识",
-    responses={200: envelope_doc("the removed binding"), **API_A_ERRORS},
+    responses={200: envelope_doc("the removed binding", BindingEnvelope), **API_A_ERRORS},
 )
 async def unbind_external(
     id: PathId,
@@ -140,7 +149,7 @@ async def unbind_external(
 @router.post(
     "/{id}/refresh",
     summary="刷新客户画像",
-    responses={200: envelope_doc("refreshed customer profile"), **API_A_ERRORS},
+    responses={200: envelope_doc("refreshed customer profile", CustomerEnvelope), **API_A_ERRORS},
 )
 async def refresh_profile(
     id: PathId, body: RefreshProfileRequest, request: Request, ctx: Ctx, principal: CustomersWrite
@@ -154,7 +163,10 @@ async def refresh_profile(
 @router.get(
     "/{id}/interactions",
     summary="客户交互记录查询（最新在前）",
-    responses={200: envelope_doc("interactions, newest first"), **API_A_ERRORS},
+    responses={
+        200: envelope_doc("interactions, newest first", InteractionListEnvelope),
+        **API_A_ERRORS,
+    },
 )
 async def list_interactions(
     id: PathId,
@@ -171,7 +183,10 @@ async def list_interactions(
     "/{id}/service-records",
     summary="创建客户服务记录",
     status_code=201,
-    responses={201: envelope_doc("service record with its commitments"), **API_A_ERRORS},
+    responses={
+        201: envelope_doc("service record with its commitments", ServiceRecordEnvelope),
+        **API_A_ERRORS,
+    },
 )
 async def add_service_record(
     id: PathId, body: AddServiceRecordRequest, request: Request, ctx: Ctx, principal: CustomersWrite
@@ -185,7 +200,7 @@ async def add_service_record(
 @router.patch(
     "/{id}/commitments/{commitmentId}",
     summary="更新客户承诺事项",
-    responses={200: envelope_doc("the commitment"), **API_A_ERRORS},
+    responses={200: envelope_doc("the commitment", CommitmentEnvelope), **API_A_ERRORS},
 )
 async def update_commitment(
     id: PathId,
@@ -210,7 +225,7 @@ async def update_commitment(
     "/{id}/interactions",
     summary="新增客户互动记录",
     status_code=201,
-    responses={201: envelope_doc("the interaction"), **API_A_ERRORS},
+    responses={201: envelope_doc("the interaction", InteractionEnvelope), **API_A_ERRORS},
 )
 async def add_interaction(
     id: PathId, body: AddInteractionRequest, request: Request, ctx: Ctx, principal: CustomersWrite
@@ -224,7 +239,7 @@ async def add_interaction(
 @router.post(
     "/{id}/mark-vip",
     summary="标记客户VIP",
-    responses={200: envelope_doc("customer profile"), **API_A_ERRORS},
+    responses={200: envelope_doc("customer profile", CustomerEnvelope), **API_A_ERRORS},
 )
 async def mark_vip(
     id: PathId,

@@ -13,6 +13,7 @@ from http_facade.errors import ApiError
 from http_facade.masking import mask_phones
 from http_facade.openapi_docs import API_B_ERRORS
 from schemas.base import CommandId
+from schemas.envelope import CommandResult
 from schemas.errors import ErrorCode, ErrorKind
 
 router = APIRouter(tags=["system"])
@@ -48,7 +49,7 @@ def read_permission_of(command_type: str) -> tuple[str, ...]:
         "contracts and payments); phones in the result are masked without `customers.pii`. "
         "Another tenant's command, or one never sent, is 404."
     ),
-    responses=API_B_ERRORS,
+    responses={200: {"model": CommandResult}, **API_B_ERRORS},
 )
 async def command_status(
     commandId: Annotated[CommandId, Path()], ctx: Ctx, principal: AnyRead

@@ -15,7 +15,7 @@ then written by a thread. The lock file keeps a second process off the directory
 """
 
 import asyncio
-import fcntl
+import contextlib
 import itertools
 import logging
 import os
@@ -77,6 +77,8 @@ class DataDirectory:
         self._encoded: dict[str, _Encoded] = {}
         self._indexes: dict[str, list[dict[str, Any]]] = {}  # as last written
         self._saving = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._unsaved = False  # a snapshot was taken but not written (the write failed)
 
     @property
     def opened(self) -> bool:
@@ -119,10 +121,9 @@ class DataDirectory:
         )
         return total
 
-    def _capture(self) -> list[bytes] | None:
-        """The snapshot as of now, encoded (None when nothing changed since the last one).
-        Synchronous: no other coroutine runs while it reads the store."""
-        changed = False
+    def _capture(self, *, changed: bool = False) -> list[bytes] | None:
+        """The snapshot as of now, encoded (None when nothing changed since the last one,
+        unless `changed`). Synchronous: no other coroutine runs while it reads the store."""
         collections = []
         for collection in self._db.collections():
             if collection.name in NOT_KEPT:
@@ -160,11 +161,20 @@ class DataDirectory:
             return False  # not ours (never opened, or closed)
         async with self._saving:
             started = time.perf_counter()
-            chunks = self._capture()
+            chunks = self._capture(changed=self._unsaved)
             captured = time.perf_counter()
             if chunks is None:
                 return False
-            await asyncio.to_thread(_write_atomically, self.path, chunks)
+            self._unsaved = True  # until the file holds it: a failed write is retried
+            writing = asyncio.ensure_future(asyncio.to_thread(_write_atomically, self.path, chunks))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # A thread cannot be stopped: the next save waits until this one is done
+                # with the file (the lock is held until then).
+                await writing
+                raise
+            self._unsaved = False
             log.debug(
                 "store snapshot written to %s: %d documents, %.1f MiB, %.1f ms on the event "
                 "loop, %.0f ms in all",
@@ -177,14 +187,20 @@ class DataDirectory:
             return True
 
     async def keep_saving(self, interval_s: float) -> None:
-        """Save every `interval_s` until cancelled; a failed save is logged and retried at
-        the next interval (the file keeps the previous snapshot)."""
-        while True:
-            await asyncio.sleep(interval_s)
+        """Save every `interval_s` until `stop_saving()` (a save under way finishes first);
+        a failed save is logged and retried at the next interval (the file keeps the
+        previous snapshot)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval_s)
+                return
             try:
                 await self.save()
             except Exception:
                 log.exception("could not write the store snapshot to %s", self.path)
+
+    def stop_saving(self) -> None:
+        self._stop.set()
 
     def close(self) -> None:
         """Give the directory up (the lock); nothing is saved after this."""
@@ -195,6 +211,8 @@ class DataDirectory:
 
 def _locked(path: Path) -> IO[bytes]:
     """The lock file, held (exclusively) until closed; refused while another process has it."""
+    import fcntl  # POSIX only, as the embedded mode (its broker runs on Linux)
+
     file = path.open("a+b")
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -18,6 +18,7 @@ from http_facade.writes import send_command
 from schemas.contacts import CreateContactRequest, UpdateContactRequest
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.views import ContactPage, ContactRead, Deleted
 from storage.contacts import ContactRepository
 from storage.database import Document
 from storage.documents import public
@@ -53,7 +54,7 @@ async def _owning_customer(
 @router.get(
     "/contacts",
     summary="联系人列表（可选 customerId）",
-    responses={200: {"description": PAGE_DOC}, **API_B_ERRORS},
+    responses={200: {"description": PAGE_DOC, "model": ContactPage}, **API_B_ERRORS},
 )
 async def list_contacts(
     ctx: Ctx,
@@ -74,7 +75,7 @@ def _view(doc: Document, principal: Principal) -> dict[str, object]:
 @router.get(
     "/contacts/{contact_id}",
     summary="联系人详情（手机号脱敏）",
-    responses={200: {"description": "the contact"}, **API_B_ERRORS},
+    responses={200: {"description": "the contact", "model": ContactRead}, **API_B_ERRORS},
 )
 async def get_contact(contact_id: ContactId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await ContactRepository(ctx.db).get(principal.tenant_id, contact_id)
@@ -87,7 +88,10 @@ async def get_contact(contact_id: ContactId, ctx: Ctx, principal: CustomersRead)
     "/contacts",
     summary="创建联系人（幂等；the customer must exist）",
     status_code=201,
-    responses={201: {"description": "the created contact, with its id"}, **API_B_ERRORS},
+    responses={
+        201: {"description": "the created contact, with its id", "model": ContactRead},
+        **API_B_ERRORS,
+    },
 )
 async def create_contact(
     body: CreateContactRequest,
@@ -110,7 +114,7 @@ async def create_contact(
 @router.patch(
     "/contacts/{contact_id}",
     summary="更新联系人（only the fields present change）",
-    responses={200: {"description": "the updated contact"}, **API_B_ERRORS},
+    responses={200: {"description": "the updated contact", "model": ContactRead}, **API_B_ERRORS},
 )
 async def update_contact(
     contact_id: ContactId,
@@ -131,7 +135,10 @@ async def update_contact(
 @router.delete(
     "/contacts/{contact_id}",
     summary="删除联系人 (soft delete)",
-    responses={200: {"description": '`{"id": ..., "deleted": true}`'}, **API_B_ERRORS},
+    responses={
+        200: {"description": '`{"id": ..., "deleted": true}`', "model": Deleted},
+        **API_B_ERRORS,
+    },
 )
 async def delete_contact(
     contact_id: ContactId, request: Request, ctx: Ctx, principal: CustomersWrite

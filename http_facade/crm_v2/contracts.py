@@ -12,6 +12,7 @@ from http_facade.writes import send_command
 from schemas.contracts import CreateContractRequest
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.views import ContractPage, ContractRead
 from storage.contracts import ContractRepository
 from storage.documents import public
 
@@ -21,7 +22,10 @@ router = APIRouter(tags=["API B — CRM v2"])
 @router.get(
     "/contracts",
     summary="合同列表 (optional customerId; newest first)",
-    responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
+    responses={
+        200: {"description": '`{"items", "total", "page", "pageSize"}`', "model": ContractPage},
+        **API_B_ERRORS,
+    },
 )
 async def list_contracts(
     ctx: Ctx, principal: CrmRead, page: Page, query: ContractQuery
@@ -35,7 +39,7 @@ async def list_contracts(
 @router.get(
     "/contracts/{contract_id}",
     summary="合同详情 (with paidAmount, the total of its payments)",
-    responses={200: {"description": "the contract"}, **API_B_ERRORS},
+    responses={200: {"description": "the contract", "model": ContractRead}, **API_B_ERRORS},
 )
 async def get_contract(contract_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await ContractRepository(ctx.db).get(principal.tenant_id, contract_id)
@@ -52,7 +56,7 @@ async def get_contract(contract_id: PathId, ctx: Ctx, principal: CrmRead) -> JSO
     "/contracts",
     summary="创建合同 (idempotent; duplicate contractNo → 409 合同编号已存在)",
     status_code=201,
-    responses={201: {"description": "the created contract"}, **API_B_ERRORS},
+    responses={201: {"description": "the created contract", "model": ContractRead}, **API_B_ERRORS},
 )
 async def create_contract(
     body: CreateContractRequest,

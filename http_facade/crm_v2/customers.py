@@ -24,6 +24,7 @@ from schemas.crm_customers import (
 )
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
+from schemas.views import CustomerPage, CustomerRead, Deleted, ImportResult
 from storage.customers import CustomerRepository, customer_view
 
 router = APIRouter(tags=["API B — CRM v2"])
@@ -48,7 +49,7 @@ async def _page(ctx: Ctx, principal: Principal, paging: Paging, query: ListQuery
 @router.get(
     "/customers",
     summary="客户列表 (X-User-Id: only that owner's customers)",
-    responses={200: {"description": PAGE_DOC}, **API_B_ERRORS},
+    responses={200: {"description": PAGE_DOC, "model": CustomerPage}, **API_B_ERRORS},
 )
 async def list_customers(
     ctx: Ctx, principal: CustomersRead, paging: Page, query: CustomerQuery
@@ -59,7 +60,7 @@ async def list_customers(
 @router.post(
     "/customers/import",
     summary="批量导入客户 (1–2000 items; per-item created | duplicate | invalid)",
-    responses={200: {"description": IMPORT_DOC}, **API_B_ERRORS},
+    responses={200: {"description": IMPORT_DOC, "model": ImportResult}, **API_B_ERRORS},
 )
 async def import_customers(
     body: ImportCustomersRequest,
@@ -87,7 +88,7 @@ def _with_owner(item: Any, owner_id: str) -> Any:
 @router.get(
     "/customers/export",
     summary="导出客户 (paged; pageSize up to 1000)",
-    responses={200: {"description": PAGE_DOC}, **API_B_ERRORS},
+    responses={200: {"description": PAGE_DOC, "model": CustomerPage}, **API_B_ERRORS},
 )
 async def export_customers(
     ctx: Ctx, principal: CustomersRead, paging: ExportPage, query: CustomerQuery
@@ -98,7 +99,7 @@ async def export_customers(
 @router.get(
     "/customers/{customer_id}",
     summary="客户详情（手机号脱敏）",
-    responses={200: {"description": "the customer"}, **API_B_ERRORS},
+    responses={200: {"description": "the customer", "model": CustomerRead}, **API_B_ERRORS},
 )
 async def get_customer(customer_id: CustomerId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await CustomerRepository(ctx.db).get(principal.tenant_id, customer_id)
@@ -115,7 +116,10 @@ async def get_customer(customer_id: CustomerId, ctx: Ctx, principal: CustomersRe
     "/customers",
     summary="创建客户（幂等；重复名称返回「客户名称已存在」）",
     status_code=201,
-    responses={201: {"description": "the created customer, with its id"}, **API_B_ERRORS},
+    responses={
+        201: {"description": "the created customer, with its id", "model": CustomerRead},
+        **API_B_ERRORS,
+    },
 )
 async def create_customer(
     body: CreateCustomerRequest,
@@ -135,7 +139,7 @@ async def create_customer(
 @router.patch(
     "/customers/{customer_id}",
     summary="更新客户（only the fields present change）",
-    responses={200: {"description": "the updated customer"}, **API_B_ERRORS},
+    responses={200: {"description": "the updated customer", "model": CustomerRead}, **API_B_ERRORS},
 )
 async def update_customer(
     customer_id: CustomerId,
@@ -155,7 +159,7 @@ async def update_customer(
 @router.delete(
     "/customers/{customer_id}",
     summary="删除客户 (soft delete: then 404, and the name is free again)",
-    responses={200: {"description": DELETED_DOC}, **API_B_ERRORS},
+    responses={200: {"description": DELETED_DOC, "model": Deleted}, **API_B_ERRORS},
 )
 async def delete_customer(
     customer_id: CustomerId, request: Request, ctx: Ctx, principal: CustomersWrite

@@ -14,6 +14,7 @@ from http_facade.writes import send_command
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.follow_ups import CreateFollowUpRequest, UpdateFollowUpRequest
+from schemas.views import Deleted, FollowUpPage, FollowUpRead
 from storage.documents import public
 from storage.follow_ups import FollowUpRepository
 
@@ -44,7 +45,10 @@ async def _owning_customer(ctx: Ctx, tenant_id: str, follow_up_id: str) -> str:
 @router.get(
     "/follow-ups",
     summary="跟进记录列表 (optional customerId, opportunityId; newest first)",
-    responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
+    responses={
+        200: {"description": '`{"items", "total", "page", "pageSize"}`', "model": FollowUpPage},
+        **API_B_ERRORS,
+    },
 )
 async def list_follow_ups(
     ctx: Ctx,
@@ -61,7 +65,7 @@ async def list_follow_ups(
 @router.get(
     "/follow-ups/{follow_up_id}",
     summary="跟进记录详情",
-    responses={200: {"description": "the follow-up"}, **API_B_ERRORS},
+    responses={200: {"description": "the follow-up", "model": FollowUpRead}, **API_B_ERRORS},
 )
 async def get_follow_up(follow_up_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await FollowUpRepository(ctx.db).get(principal.tenant_id, follow_up_id)
@@ -74,7 +78,10 @@ async def get_follow_up(follow_up_id: PathId, ctx: Ctx, principal: CrmRead) -> J
     "/follow-ups",
     summary="创建跟进记录 (idempotent by X-Request-ID, safe to retry)",
     status_code=201,
-    responses={201: {"description": "the created follow-up"}, **API_B_ERRORS},
+    responses={
+        201: {"description": "the created follow-up", "model": FollowUpRead},
+        **API_B_ERRORS,
+    },
 )
 async def create_follow_up(
     body: CreateFollowUpRequest,
@@ -97,7 +104,10 @@ async def create_follow_up(
 @router.patch(
     "/follow-ups/{follow_up_id}",
     summary="更新跟进记录 (only the fields present change)",
-    responses={200: {"description": "the updated follow-up"}, **API_B_ERRORS},
+    responses={
+        200: {"description": "the updated follow-up", "model": FollowUpRead},
+        **API_B_ERRORS,
+    },
 )
 async def update_follow_up(
     follow_up_id: PathId,
@@ -118,7 +128,7 @@ async def update_follow_up(
 @router.delete(
     "/follow-ups/{follow_up_id}",
     summary="删除跟进记录 (soft delete)",
-    responses={200: {"description": '`{"id", "deleted": true}`'}, **API_B_ERRORS},
+    responses={200: {"description": '`{"id", "deleted": true}`', "model": Deleted}, **API_B_ERRORS},
 )
 async def delete_follow_up(
     follow_up_id: PathId, request: Request, ctx: Ctx, principal: CrmWrite

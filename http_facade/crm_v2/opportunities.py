@@ -12,6 +12,7 @@ from http_facade.writes import send_command
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.opportunities import CreateOpportunityRequest, UpdateOpportunityRequest
+from schemas.views import Deleted, OpportunityPage, OpportunityRead
 from storage.documents import public
 from storage.opportunities import OpportunityRepository
 
@@ -37,7 +38,10 @@ async def _owning_customer(ctx: Ctx, tenant_id: str, opportunity_id: str) -> str
 @router.get(
     "/opportunities",
     summary="商机列表 (optional customerId; newest first)",
-    responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
+    responses={
+        200: {"description": '`{"items", "total", "page", "pageSize"}`', "model": OpportunityPage},
+        **API_B_ERRORS,
+    },
 )
 async def list_opportunities(
     ctx: Ctx, principal: CrmRead, page: Page, query: OpportunityQuery
@@ -51,7 +55,7 @@ async def list_opportunities(
 @router.get(
     "/opportunities/{opportunity_id}",
     summary="商机详情",
-    responses={200: {"description": "the opportunity"}, **API_B_ERRORS},
+    responses={200: {"description": "the opportunity", "model": OpportunityRead}, **API_B_ERRORS},
 )
 async def get_opportunity(opportunity_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await OpportunityRepository(ctx.db).get(principal.tenant_id, opportunity_id)
@@ -64,7 +68,10 @@ async def get_opportunity(opportunity_id: PathId, ctx: Ctx, principal: CrmRead) 
     "/opportunities",
     summary="创建商机 (idempotent by X-Request-ID; unknown customer → 404)",
     status_code=201,
-    responses={201: {"description": "the created opportunity"}, **API_B_ERRORS},
+    responses={
+        201: {"description": "the created opportunity", "model": OpportunityRead},
+        **API_B_ERRORS,
+    },
 )
 async def create_opportunity(
     body: CreateOpportunityRequest,
@@ -90,7 +97,10 @@ async def create_opportunity(
 @router.patch(
     "/opportunities/{opportunity_id}",
     summary="更新商机 (only the fields present change)",
-    responses={200: {"description": "the updated opportunity"}, **API_B_ERRORS},
+    responses={
+        200: {"description": "the updated opportunity", "model": OpportunityRead},
+        **API_B_ERRORS,
+    },
 )
 async def update_opportunity(
     opportunity_id: PathId,
@@ -111,7 +121,7 @@ async def update_opportunity(
 @router.delete(
     "/opportunities/{opportunity_id}",
     summary="删除商机 (soft delete; reports stop counting it)",
-    responses={200: {"description": '`{"id", "deleted": true}`'}, **API_B_ERRORS},
+    responses={200: {"description": '`{"id", "deleted": true}`', "model": Deleted}, **API_B_ERRORS},
 )
 async def delete_opportunity(
     opportunity_id: PathId, request: Request, ctx: Ctx, principal: CrmWrite

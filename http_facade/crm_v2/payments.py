@@ -12,6 +12,7 @@ from http_facade.writes import send_command
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.payments import CreatePaymentRequest
+from schemas.views import PaymentPage, PaymentRead
 from storage.contracts import ContractRepository
 from storage.documents import public
 from storage.payments import PaymentRepository
@@ -22,7 +23,10 @@ router = APIRouter(tags=["API B — CRM v2"])
 @router.get(
     "/payments",
     summary="回款列表 (optional contractId; newest first)",
-    responses={200: {"description": '`{"items", "total", "page", "pageSize"}`'}, **API_B_ERRORS},
+    responses={
+        200: {"description": '`{"items", "total", "page", "pageSize"}`', "model": PaymentPage},
+        **API_B_ERRORS,
+    },
 )
 async def list_payments(
     ctx: Ctx, principal: CrmRead, page: Page, query: PaymentQuery
@@ -37,7 +41,7 @@ async def list_payments(
     "/payments",
     summary="登记回款 (idempotent; contractId required; total ≤ contract amount, else 409)",
     status_code=201,
-    responses={201: {"description": "the recorded payment"}, **API_B_ERRORS},
+    responses={201: {"description": "the recorded payment", "model": PaymentRead}, **API_B_ERRORS},
 )
 async def create_payment(
     body: CreatePaymentRequest,

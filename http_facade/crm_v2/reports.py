@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, Ctx
 from http_facade.openapi_docs import API_B_ERRORS
+from schemas.views import BusinessMetrics, Funnel
 from storage import reports
 
 router = APIRouter(tags=["API B — CRM v2"])
@@ -28,6 +29,7 @@ _FUNNEL_EXAMPLE = {
     responses={
         200: {
             "description": "every stage (zeros included) and the total",
+            "model": Funnel,
             "content": {"application/json": {"example": _FUNNEL_EXAMPLE}},
         },
         **API_B_ERRORS,
@@ -43,6 +45,7 @@ async def sales_funnel(ctx: Ctx, principal: CrmRead) -> JSONResponse:
     responses={
         200: {
             "description": "conversionRate = won ÷ all live opportunities (0 when none), 0–1",
+            "model": BusinessMetrics,
             "content": {
                 "application/json": {
                     "example": {

@@ -2,6 +2,7 @@
 snapshot holds comes back as it was, and a directory is never overwritten by a process
 that could not read it."""
 
+import asyncio
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from bson import Decimal128, Int64, ObjectId
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from storage import customers
+from storage import customers, memory_snapshot
 from storage.database import Database
 from storage.indexes import ensure_indexes
 from storage.leases import LEASES
@@ -188,3 +189,39 @@ async def test_ensure_indexes_twice_changes_nothing() -> None:
 
 def new_db_view(db: Database) -> list:
     return db.collections()  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_a_failed_write_is_written_at_the_next_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot whose write failed (disk full) is not taken as saved: the next save
+    writes it, also when nothing changed since."""
+    db = new_db()
+    keeper = DataDirectory(db, tmp_path)
+    await keeper.open()
+    await db["docs"].insert_one({"_id": "kept"})
+    write = memory_snapshot._write_atomically
+
+    def disk_full(path: Path, chunks: list[bytes]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(memory_snapshot, "_write_atomically", disk_full)
+    with pytest.raises(OSError):
+        await keeper.save()
+    monkeypatch.setattr(memory_snapshot, "_write_atomically", write)
+    assert await keeper.save()
+    assert not await keeper.save()
+    assert stored(await reopened(tmp_path)) == stored(db)
+    keeper.close()
+
+
+async def test_keep_saving_stops_when_asked(tmp_path: Path) -> None:
+    db = new_db()
+    keeper = DataDirectory(db, tmp_path)
+    await keeper.open()
+    saving = asyncio.create_task(keeper.keep_saving(3600))
+    await db["docs"].insert_one({"_id": "late"})
+    keeper.stop_saving()
+    await asyncio.wait_for(saving, 10)  # returns without waiting out its interval
+    assert await keeper.save()  # the last save is the caller's
+    keeper.close()
