@@ -80,6 +80,13 @@ class CustomerRead(_Stamped):
     profile: DerivedProfile
     profile_refreshed_at: str | None = Field(default=None, description="last profile refresh")
     profile_source: str | None = Field(default=None, description="source of that refresh")
+    sequence: int = Field(
+        ge=0,
+        description=(
+            "the `sequence` of the customer's last change event this answer reflects (0 "
+            "before any): a consumer bootstrapping from reads skips events at or below it"
+        ),
+    )
 
 
 class CustomerPage(CamelModel):
