@@ -65,9 +65,10 @@ def name_key(name: str) -> str:
 
 
 def search_key(text: str) -> str:
-    """Text as `q` compares it: NFKC (full-width letters and digits become plain ones),
-    runs of whitespace folded to one space, case folded."""
-    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    """Text as `q` compares it: as names compare (`schemas.text.comparable_name`: NFKC, so
+    full-width letters and digits become plain ones, runs of whitespace folded to one
+    space, case folded)."""
+    return comparable_name(text)
 
 
 CHINA_CODES = ("0086", "86")
