@@ -78,9 +78,9 @@ def envelope(command_id: str, payload: dict[str, Any]) -> bytes:
 
 
 async def test_a_failed_command_stays_failed_when_delivered_again(services: Services) -> None:
-    """A producer's invalid command is `failed`; the same command id sent again (even
-    with a payload that would now be valid) is not decided again: still `failed`, no
-    customer, no second dead letter."""
+    """A producer's invalid command is `failed`; the same command id sent again with a
+    payload that would now be valid is not decided again: still `failed`, no customer, and
+    the reuse of the id for another payload is dead-lettered `id_reused` (never applied)."""
     async with deployment(services) as ([runtime], probe):
         attach_probe(runtime, probe)
         bad = envelope("bad-1", {"name": ""})
@@ -98,7 +98,7 @@ async def test_a_failed_command_stays_failed_when_delivered_again(services: Serv
         assert body["error"]["kind"] == "invalid"
         assert await runtime.store.db[CUSTOMERS].count_documents({}) == 0
         dead = await published(runtime, runtime.topics.commands_dlq)
-        assert [m["headers"]["x-dlq-reason"] for m in dead] == ["invalid_payload"]
+        assert [m["headers"]["x-dlq-reason"] for m in dead] == ["invalid_payload", "id_reused"]
 
 
 def create(command_id: str, name: str) -> CommandEnvelope:
