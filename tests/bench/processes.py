@@ -93,6 +93,7 @@ def crm_run(logs: Path, name: str = "crm") -> Iterator[Service]:
         "CRM_HTTP_PORT": str(free_port()),
         "CRM_EMBEDDED_KAFKA_PORT": str(free_port()),
         "CRM_WORKER_HTTP_PORT": "0",
+        "CRM_DATA_DIR": "",  # memory only: never the user's `.crm-data/` (nor its lock)
     }
     stdout, stderr = logs / f"{name}.stdout", logs / f"{name}.log"
     # `crm run` prints the quick start on stdout and logs on stderr: keep them apart.

@@ -26,7 +26,8 @@ def crm_run(env: dict[str, str]) -> "subprocess.Popen[str]":
     return subprocess.Popen(
         [sys.executable, "-m", "crm.cli", "run"],
         cwd=ROOT,
-        env={**clean, "CRM_LOG_FORMAT": "text", **env},
+        # memory only: a test never writes into (or locks) the checkout's `.crm-data/`
+        env={**clean, "CRM_LOG_FORMAT": "text", "CRM_DATA_DIR": "", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

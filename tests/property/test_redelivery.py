@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -408,6 +409,7 @@ async def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
 # --- the property -----------------------------------------------------------------------
 
 
+@pytest.mark.timeout(900)  # EXAMPLES × two worker deployments: minutes, not one hang
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
