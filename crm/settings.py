@@ -149,7 +149,14 @@ class Settings(BaseSettings):
         raise ConfigurationError("CRM_JWT_SECRET is required outside the embedded mode")
 
     def validate_for_production(self) -> None:
-        """Refuse to start with a missing/short secret or malformed URLs outside embedded mode."""
+        """Refuse to start with a missing/short secret or malformed URLs outside embedded mode;
+        in embedded mode a secret may be left unset (the dev secret), but one that is set
+        must be as long as anywhere else."""
+        if self.embedded and self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"CRM_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                "(unset it to use the embedded mode's dev secret)"
+            )
         if not self.embedded:
             if not self.jwt_secret or len(self.jwt_secret) < MIN_SECRET_LENGTH:
                 raise ConfigurationError(

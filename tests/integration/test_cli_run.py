@@ -97,3 +97,19 @@ def test_the_http_socket_says_it_is_tcp_so_answers_are_not_delayed() -> None:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_a_short_secret_is_refused_in_embedded_mode_too() -> None:
+    process = crm_run(
+        {
+            "CRM_JWT_SECRET": "too-short-secret",
+            "CRM_EMBEDDED_KAFKA_PORT": str(free_port()),
+            "CRM_HTTP_PORT": str(free_port()),
+        }
+    )
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2  # configuration: fix it, do not restart
+    assert "ready" not in out
+    [refusal] = [line for line in err.splitlines() if "refusing to start" in line]
+    assert "CRM_JWT_SECRET must be at least 32 characters" in refusal
+    assert "too-short-secret" not in err
