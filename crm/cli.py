@@ -14,10 +14,11 @@ import uvicorn
 from pydantic import ValidationError
 
 from crm import topic_cli
+from crm.bootstrap import Role, bootstrap
 from crm.contracts import write_contracts
 from crm.logging_setup import configure_logging
 from crm.probes import ProbeServer
-from crm.runtime import Role, Runtime
+from crm.runtime import Runtime
 from crm.settings import ConfigurationError, Settings
 from crm.startup import StartupError
 from crm.web import build_app
@@ -107,7 +108,7 @@ async def _serve(settings: Settings, role: Role) -> None:
     (bounded by CRM_SHUTDOWN_TIMEOUT_S), then the lifespan stops the runtime.
     """
     sock = _http_socket(settings)
-    runtime = Runtime(settings, role=role)
+    runtime = Runtime(bootstrap(settings, role))
     app = build_app(runtime)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -143,7 +144,7 @@ async def _serve(settings: Settings, role: Role) -> None:
 async def _run_worker(settings: Settings) -> None:
     """Consume until SIGTERM/SIGINT, then stop gracefully: no new messages, in-flight ones
     finish and are committed, their events are relayed, the clients close."""
-    runtime = Runtime(settings, role="worker")
+    runtime = Runtime(bootstrap(settings, "worker"))
     stop = asyncio.Event()
     _on_stop_signals(stop)
     probes = None

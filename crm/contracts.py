@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from crm.asyncapi import build_asyncapi
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.settings import Settings
 from crm.web import build_app
@@ -21,7 +22,7 @@ ASYNCAPI_FILE = "asyncapi.yaml"
 def contract_documents() -> dict[str, dict[str, Any]]:
     """What the app serves, for the default (contract) topic names, in embedded mode."""
     settings = Settings(kafka_url=None, mongo_url=None)
-    app = build_app(Runtime(settings))
+    app = build_app(Runtime(bootstrap(settings)))
     return {OPENAPI_FILE: app.openapi(), ASYNCAPI_FILE: build_asyncapi(settings.topics)}
 
 

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from http_facade.masking import mask_phone
 from http_facade.middleware import request_log_context
+from schemas.pii import mask_phone
 
 # Work context of the current message (worker side): commandId, tenantId, eventId, ...
 _WORK_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(

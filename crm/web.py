@@ -13,23 +13,25 @@ from http_facade.context import FacadeContext
 
 
 def facade_context(runtime: Runtime) -> FacadeContext:
+    parts, settings = runtime.parts, runtime.parts.settings
+
     async def health() -> dict[str, bool]:
-        return {"broker": await runtime.broker_ready(), "store": await runtime.store.ping()}
+        return {"broker": await runtime.broker_ready(), "store": await parts.store.ping()}
 
     return FacadeContext(
-        db=runtime.store.db,
-        jwt_secret=runtime.settings.effective_jwt_secret,
+        db=parts.store.db,
+        jwt_secret=settings.effective_jwt_secret,
         commands=CommandGateway(
-            runtime.store.db,
-            runtime.publish_command,
-            runtime.settings.reply_timeout_s,
-            runtime.journal_watch,
+            parts.store.db,
+            parts.publisher.publish_command,
+            settings.reply_timeout_s,
+            parts.journal_watch,
         ),
         health=health,
-        asyncapi=build_asyncapi(runtime.topics),
-        max_body_bytes=runtime.settings.max_body_bytes,
-        rate_limit_per_s=runtime.settings.rate_limit_per_s,
-        rate_limit_burst=runtime.settings.rate_limit_burst,
+        asyncapi=build_asyncapi(parts.topics),
+        max_body_bytes=settings.max_body_bytes,
+        rate_limit_per_s=settings.rate_limit_per_s,
+        rate_limit_burst=settings.rate_limit_burst,
     )
 
 

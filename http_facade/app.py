@@ -8,10 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from http_facade import integration_routes, metrics, profile_routes, system_routes
+from http_facade import customer_profile_routes, integration_routes, metrics, system_routes
 from http_facade.commands import CommandPending, command_status_path
 from http_facade.context import FacadeContext
-from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
+from http_facade.crm_routes import ROUTERS as CRM_V2_ROUTERS
 from http_facade.errors import install_error_handlers, is_api_a
 from http_facade.limits import BodyLimits, TenantRateLimit
 from http_facade.middleware import RequestTelemetry
@@ -22,8 +22,8 @@ DESCRIPTION = """\
 Async, message-driven CRM backend. Writes are commands published on Kafka and applied by
 the worker; reads come straight from MongoDB.
 
-* **API A — customer profile** at `/api/v1/api/customers` (envelope `{"success", "data"|"error"}`).
-* **API B — CRM v2** at `/api/v1/crm`, plain JSON; errors
+* **Customer profile API** at `/api/v1/api/customers` (envelope `{"success", "data"|"error"}`).
+* **CRM API** at `/api/v1/crm`, plain JSON; errors
   `{"code","message","details","requestId"}`.
   The same routes also answer at the root path (direct "cell" access on port 8001).
 
@@ -76,7 +76,7 @@ def create_app(
     # FastAPI tries routes one by one, in this order, at a few µs each: the API reads and
     # writes come first, probes last (no two routes here match the same
     # request, which tests/api/test_route_order.py checks, so the order changes no answer).
-    app.include_router(profile_routes.router)
+    app.include_router(customer_profile_routes.router)
     for router in CRM_V2_ROUTERS:
         app.include_router(router, prefix=CRM_V2_PREFIX)
     for router in CRM_V2_ROUTERS:

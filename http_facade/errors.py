@@ -1,7 +1,7 @@
 """Errors at the HTTP edge: one kind → one status, rendered in each API family's envelope.
 
-API A (`/api/v1/api/...`): `{"success": false, "error": {"message", "code"}}`.
-Everything else (API B, both at `/api/v1/crm` and at the root): `{"code", "message",
+the customer profile API (`/api/v1/api/...`): `{"success": false, "error": {"message", "code"}}`.
+Everything else (the CRM API, both at `/api/v1/crm` and at the root): `{"code", "message",
 "details", "requestId"}`. FastAPI's 422 and default bodies never reach a client.
 """
 
@@ -62,6 +62,11 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+
+def not_found(code: ErrorCode, what: str, entity_id: str) -> ApiError:
+    """404 `code`: "<what> <id> not found" (the same message on every route)."""
+    return ApiError(ErrorKind.NOT_FOUND, code.value, f"{what} {entity_id} not found")
 
 
 def is_api_a(request: Request) -> bool:

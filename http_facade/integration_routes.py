@@ -1,4 +1,5 @@
-"""Parked integration events: inbound events whose customer is not known yet (DESIGN §4).
+"""Parked integration events: inbound events whose customer is not known yet
+(docs/architecture.md, "Integration events").
 
 They are applied automatically when what they wait for appears (see
 `handlers.integration_events`); this list lets an operator see what is waiting and why.
@@ -11,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, Ctx
-from http_facade.crm_v2.common import Page
+from http_facade.crm_routes.common import Page
 from http_facade.masking import mask_phones
 from http_facade.openapi_docs import API_B_ERRORS
 from schemas.integration_events import ParkedEventPage

@@ -1,6 +1,6 @@
 """Prometheus metrics of the facade and `GET /internal/metrics` (Prometheus text).
 
-`/metrics` belongs to API B (business metrics JSON); the scrape endpoint is
+`/metrics` belongs to the CRM API (business metrics JSON); the scrape endpoint is
 `/internal/metrics`, not in the public OpenAPI contract and meant for the cluster's
 Prometheus, not for the public gateway. The process's default registry is exposed, so the
 same page also carries FastStream's Kafka metrics (`faststream_*`, registered by the

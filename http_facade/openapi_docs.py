@@ -24,7 +24,8 @@ ResponseDoc = dict[str, Any]
 
 
 def envelope_doc(what: str, model: type[BaseModel] = ProfileApiSuccess) -> ResponseDoc:
-    """API A success: `{"success": true, "data": <what>}` (`model` names its fields)."""
+    """Customer profile API success: `{"success": true, "data": <what>}` (`model` names its
+    fields)."""
     return {
         "description": f'`{{"success": true, "data": ...}}` with {what}',
         "model": model,
@@ -100,8 +101,8 @@ TENANT_RULE = (
 
 
 def operation_id(route: APIRoute) -> str:
-    """The route's function name (`create_customer`), API A's prefixed (`profile_...`): the
-    names a generated client gives its calls."""
+    """The route's function name (`create_customer`), the customer profile API's
+    prefixed (`profile_...`): the names a generated client gives its calls."""
     return f"profile_{route.name}" if route.path.startswith(API_A_PREFIX) else route.name
 
 

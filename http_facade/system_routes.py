@@ -1,5 +1,5 @@
 """The command-status resource (answers to 202s of both API families), AsyncAPI and
-readiness (`/ready`: started, broker and store reachable; liveness is API B's `/health`)."""
+readiness (`/ready`: started, broker and store reachable; liveness is the CRM API's `/health`)."""
 
 from typing import Annotated
 
@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse, Response
 
 from http_facade.auth import require_permission
 from http_facade.context import AnyRead, Ctx
-from http_facade.errors import ApiError
+from http_facade.errors import not_found
 from http_facade.masking import mask_phones
 from http_facade.openapi_docs import API_B_ERRORS
 from schemas.base import CommandId
 from schemas.envelope import CommandResult
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 
 router = APIRouter(tags=["system"])
 CRM_V2_PATH = "/api/v1/crm"
@@ -56,9 +56,7 @@ async def command_status(
 ) -> JSONResponse:
     result = await ctx.commands.status(principal.tenant_id, commandId)
     if result is None:
-        raise ApiError(
-            ErrorKind.NOT_FOUND, ErrorCode.COMMAND_NOT_FOUND.value, f"command {commandId} not found"
-        )
+        raise not_found(ErrorCode.COMMAND_NOT_FOUND, "command", commandId)
     for permission in read_permission_of(result.type):
         require_permission(principal, permission)
     body = result.model_dump(mode="json", by_alias=True)

@@ -1,4 +1,4 @@
-"""API B contacts: request bodies and the `contact.*` command payloads built from them."""
+"""CRM API contacts: request bodies and the `contact.*` command payloads built from them."""
 
 from typing import Self
 

@@ -1,4 +1,4 @@
-"""API B contracts: the request body, the `contract.create` payload and contract statuses."""
+"""CRM API contracts: the request body, the `contract.create` payload and contract statuses."""
 
 from enum import StrEnum
 from typing import Annotated

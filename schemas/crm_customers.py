@@ -1,4 +1,4 @@
-"""API B (CRM v2) customer request bodies; the command payloads are in `schemas.customers`."""
+"""CRM API customer request bodies; the command payloads are in `schemas.customers`."""
 
 import math
 from typing import Any, Self

@@ -1,4 +1,4 @@
-"""API A (customer profile) request bodies and the command payloads built from them."""
+"""Customer profile API request bodies and the command payloads built from them."""
 
 from enum import StrEnum
 from typing import Annotated
@@ -23,7 +23,7 @@ from schemas.base import (
 
 
 class CreateCustomerProfileRequest(CamelModel):
-    """`CreateCustomerProfileRequestDTO` (DESIGN §3)."""
+    """`CreateCustomerProfileRequestDTO` (the customer profile API)."""
 
     name: Name
     phone: Phone | None = None

@@ -1,4 +1,5 @@
-"""Customer commands shared by both API families (API A and API B customers are the same)."""
+"""Customer commands shared by both HTTP APIs (the customer profile API and the CRM API
+serve the same customers)."""
 
 from typing import Annotated, Any, Self
 

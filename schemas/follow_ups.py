@@ -1,4 +1,4 @@
-"""API B follow-up records: request bodies and the `follow_up.*` command payloads."""
+"""CRM API follow-up records: request bodies and the `follow_up.*` command payloads."""
 
 from enum import StrEnum
 from typing import Annotated, Self

@@ -1,6 +1,6 @@
 """Deterministic ids and stored keys: the same inputs always give the same key, and two
-different inputs never do (DESIGN §5b), however the client-controlled parts (tenant ids,
-command ids, system names, external ids) are spelt.
+different inputs never do (docs/architecture.md, "Keys"), however the client-controlled
+parts (tenant ids, command ids, system names, external ids) are spelt.
 
 Every key had one form before: its parts joined by a separator (`{tenant}:{command}`,
 `tenant|type|name|externalId`). That form is ambiguous only when a part before the last
@@ -156,6 +156,6 @@ def created_customer_id(tenant_id: str, command_id: str) -> str:
 
 def partition_key(tenant_id: str, customer_id: str) -> bytes:
     """`{tenantId}:{customerId}`: one customer's commands and events stay in order. A wire
-    contract (DESIGN §4) that only orders records, never identifies anything: two keys that
-    read alike share a partition, nothing more."""
+    contract (docs/architecture.md, "Commands") that only orders records, never identifies
+    anything: two keys that read alike share a partition, nothing more."""
     return f"{tenant_id}:{customer_id}".encode()

@@ -1,9 +1,10 @@
-"""Inbound integration events on `crm.integration.events` (DESIGN §4): CloudEvents 1.0.
+"""Inbound integration events on `crm.integration.events`: CloudEvents 1.0
+(docs/architecture.md, "Integration events").
 
 The envelope attributes are CloudEvents' own lowercase names (`specversion`, `id`,
 `source`, `type`, `time`, `data` and the `tenantid` extension); `data` is camelCase like
-the HTTP bodies. Each event type's `data` reuses the API A models, so an event accepts
-exactly what the matching HTTP request accepts.
+the HTTP bodies. Each event type's `data` reuses the customer profile API's models, so an
+event accepts exactly what the matching HTTP request accepts.
 """
 
 from enum import StrEnum
@@ -125,8 +126,8 @@ class ProfileMetricsData(CustomerOrIdentity):
 
 
 class InteractionRecordedData(CustomerOrIdentity, AddInteractionRequest):
-    """`interaction.recorded`: API A's interaction fields; `occurredAt` defaults to the
-    event's `time`."""
+    """`interaction.recorded`: the customer profile API's interaction fields; `occurredAt`
+    defaults to the event's `time`."""
 
 
 IntegrationEventData = (

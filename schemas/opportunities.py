@@ -1,4 +1,4 @@
-"""API B opportunities: request bodies, `opportunity.*` payloads, stages and money amounts."""
+"""CRM API opportunities: request bodies, `opportunity.*` payloads, stages and money amounts."""
 
 from datetime import UTC, datetime
 from enum import StrEnum

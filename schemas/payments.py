@@ -1,4 +1,4 @@
-"""API B payments (回款): the request body and the `payment.create` payload."""
+"""CRM API payments (回款): the request body and the `payment.create` payload."""
 
 from pydantic import ConfigDict
 

@@ -1,5 +1,5 @@
-"""HTTP answer bodies the OpenAPI documents for every route: error envelopes, API A's
-success envelope and the 202 of a write whose result is not ready yet.
+"""HTTP answer bodies the OpenAPI documents for every route: error envelopes, the customer
+profile API's success envelope and the 202 of a write whose result is not ready yet.
 
 Documentation models: the routes build these bodies as plain dicts (`http_facade.errors`,
 `http_facade.app`); the fuzz tests check every answer against these schemas.
@@ -20,21 +20,21 @@ class ProfileErrorDetail(_Exact):
 
 
 class ProfileApiError(_Exact):
-    """API A error: `{"success": false, "error": {"message", "code"}}`."""
+    """Customer profile API: error: `{"success": false, "error": {"message", "code"}}`."""
 
     success: Literal[False]
     error: ProfileErrorDetail
 
 
 class ProfileApiSuccess(_Exact):
-    """API A success: `{"success": true, "data": ...}`."""
+    """Customer profile API: success: `{"success": true, "data": ...}`."""
 
     success: Literal[True]
     data: Any
 
 
 class CrmApiError(_Exact):
-    """API B error: `{"code", "message", "details", "requestId"}`."""
+    """CRM API error: `{"code", "message", "details", "requestId"}`."""
 
     code: str = Field(description="machine-readable error code, e.g. `VALIDATION_ERROR`")
     message: str
@@ -51,7 +51,7 @@ class CommandAccepted(_Exact):
 
 
 class ProfileCommandAccepted(_Exact):
-    """API A's 202: the pending command in API A's success envelope."""
+    """The customer profile API's 202: the pending command in its success envelope."""
 
     success: Literal[True]
     data: CommandAccepted

@@ -61,7 +61,7 @@ class DerivedProfile(CamelModel):
 
 
 class CustomerRead(_Stamped):
-    """A customer, as API A (in its envelope) and API B answer it."""
+    """A customer, as the customer profile API (in its envelope) and the CRM API answer it."""
 
     name: str
     phone: str | None = Field(default=None, description=PHONE_DOC)
@@ -72,7 +72,7 @@ class CustomerRead(_Stamped):
     source: str | None = None
     address: str | None = None
     remark: str | None = None
-    # A PATCH with `null` clears any field but the name (API B), these two included.
+    # A PATCH with `null` clears any field but the name (the CRM API), these two included.
     tags: list[str] = Field(default_factory=list, description="absent once cleared")
     owner_id: str | None = Field(default=None, description="absent once cleared")
     vip: VipStatus
@@ -118,7 +118,7 @@ class Deleted(CamelModel):
     deleted: Literal[True]
 
 
-# -- API B ----------------------------------------------------------------------------------
+# -- the CRM API ----------------------------------------------------------------------------------
 
 
 class ContactRead(_Stamped):
@@ -228,7 +228,7 @@ class BusinessMetrics(CamelModel):
     funnel: Funnel
 
 
-# -- API A: customer profile (answers in `{"success": true, "data": ...}`) ------------------
+# -- the customer profile API (answers in `{"success": true, "data": ...}`) ----------------
 
 
 class BindingRead(_Entity):

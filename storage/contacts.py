@@ -1,4 +1,4 @@
-"""API B contact documents: look-ups for the rules, pages for the readers, their indexes."""
+"""CRM API contact documents: look-ups for the rules, pages for the readers, their indexes."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""API B contract documents: look-ups for the rules, pages for the readers, indexes.
+"""CRM API contract documents: look-ups for the rules, pages for the readers, indexes.
 
 `contractNo` is unique per tenant; the unique index is the last word when two commands
 race for the same number (the `contract.create` decision's insert carries the rejection).

@@ -1,5 +1,5 @@
-"""API A's satellite documents: external identity bindings, interactions, service records
-and commitments. Each belongs to one customer of one tenant."""
+"""The customer profile API's satellite documents: external identity bindings, interactions,
+service records and commitments. Each belongs to one customer of one tenant."""
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 

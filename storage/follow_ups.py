@@ -1,4 +1,4 @@
-"""API B follow-up documents: look-ups for the rules, pages for the readers, indexes."""
+"""CRM API follow-up documents: look-ups for the rules, pages for the readers, indexes."""
 
 from typing import Any
 

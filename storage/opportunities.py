@@ -1,4 +1,4 @@
-"""API B opportunity documents: look-ups for the rules, pages for the readers, indexes."""
+"""CRM API opportunity documents: look-ups for the rules, pages for the readers, indexes."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""API B payment documents (回款): pages for the readers and their indexes.
+"""CRM API payment documents (回款): pages for the readers and their indexes.
 
 The running total of a contract's payments is kept on the contract (`paidAmount`), which
 the `payment.create` decision rewrites together with inserting the payment.

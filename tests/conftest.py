@@ -161,7 +161,9 @@ def attach_probe(runtime: Runtime, probe: "KafkaProbe") -> None:
 async def processed(runtime: Runtime) -> None:
     """Until the worker has handled everything published so far to its input topics: waits,
     with a deadline, for its consumer groups to commit past the topics' end offsets."""
-    await probe_of(runtime).processed([runtime.topics.commands, runtime.topics.integration_events])
+    await probe_of(runtime).processed(
+        [runtime.parts.topics.commands, runtime.parts.topics.integration_events]
+    )
 
 
 async def published(runtime: Runtime, topic: str) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ async def publish_raw(
 ) -> None:
     """Publish as an outside producer would: raw bytes, key and headers, over the runtime's
     own Kafka connection."""
-    await runtime.broker.publish(value, topic, key=key, headers=headers)
+    await runtime.parts.broker.publish(value, topic, key=key, headers=headers)
 
 
 def command_envelope(

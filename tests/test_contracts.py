@@ -7,6 +7,7 @@ import httpx
 import pytest
 import yaml
 
+from crm.bootstrap import bootstrap
 from crm.contracts import ASYNCAPI_FILE, OPENAPI_FILE
 from crm.runtime import Runtime
 from crm.settings import Settings
@@ -20,7 +21,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     """The app as the service builds it, with the default topic names the documents are
     generated for (the test backends rename every topic per test). Nothing here needs the
     broker or the store, so the runtime is not started."""
-    runtime = Runtime(Settings(jwt_secret=TEST_SECRET))
+    runtime = Runtime(bootstrap(Settings(jwt_secret=TEST_SECRET)))
     transport = httpx.ASGITransport(app=create_app(facade_context(runtime)))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -1,4 +1,4 @@
-"""API B contacts: create, update and (soft) delete; at most one primary contact per customer.
+"""CRM API contacts: create, update and (soft) delete; at most one primary contact per customer.
 
 Making a contact primary clears the flag on the customer's other contacts in the same
 decision (extra `put` changes and one `updated` event each). Contact commands are keyed by

@@ -1,4 +1,4 @@
-"""API B contracts: create (a contract number is unique per tenant)."""
+"""CRM API contracts: create (a contract number is unique per tenant)."""
 
 from handlers.decision import CommandContext, Decision, EventDraft, rejection
 from handlers.use_cases import UseCase

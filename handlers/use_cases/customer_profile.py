@@ -1,5 +1,5 @@
-"""API A's customer actions: identities, profile refresh, interactions, service records,
-commitments and VIP marking. Every one keeps the derived profile current."""
+"""The customer profile API's customer actions: identities, profile refresh, interactions,
+service records, commitments and VIP marking. Every one keeps the derived profile current."""
 
 from typing import Any
 

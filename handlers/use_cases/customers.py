@@ -1,4 +1,5 @@
-"""Customer create, update, delete and import: shared by API A, API B and Kafka producers."""
+"""Customer create, update, delete and import: shared by the customer profile API, the CRM
+API and Kafka producers."""
 
 from functools import lru_cache
 from typing import Any

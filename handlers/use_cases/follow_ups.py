@@ -1,4 +1,4 @@
-"""API B follow-up records: create, update, delete (soft)."""
+"""CRM API follow-up records: create, update, delete (soft)."""
 
 from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
 from handlers.use_cases import UseCase

@@ -1,4 +1,4 @@
-"""API B opportunities: create, update, delete (soft). Shared by HTTP and Kafka producers."""
+"""CRM API opportunities: create, update, delete (soft). Shared by HTTP and Kafka producers."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""API B payments (回款): record a payment against a contract, never beyond its amount.
+"""CRM API payments (回款): record a payment against a contract, never beyond its amount.
 
 The check reads the contract's `paidAmount` and the decision rewrites it, so it relies on
 one contract's payments being decided one at a time: the facade keys `payment.create` by

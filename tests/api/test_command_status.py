@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from handlers.pipeline import CommandProcessor
@@ -23,7 +24,7 @@ MILLISECONDS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 @pytest.fixture
 async def api_only() -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """A facade whose commands nobody consumes yet (a worker far behind, or restarting)."""
-    runtime = Runtime(embedded_settings(reply_timeout_s=0.05), role="api")
+    runtime = Runtime(bootstrap(embedded_settings(reply_timeout_s=0.05), role="api"))
     await runtime.start()
     transport = httpx.ASGITransport(app=create_app(facade_context(runtime)))
     try:
@@ -35,8 +36,10 @@ async def api_only() -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
 
 async def decide_queued_commands(runtime: Runtime) -> None:
     """What a worker catching up does: process the commands published so far."""
-    processor = CommandProcessor(runtime.store.db)
-    for value in await topic_values(runtime.settings.kafka_servers, runtime.topics.commands):
+    processor = CommandProcessor(runtime.parts.store.db)
+    for value in await topic_values(
+        runtime.parts.settings.kafka_servers, runtime.parts.topics.commands
+    ):
         await processor.process(CommandEnvelope.model_validate(value))
 
 

@@ -1,4 +1,4 @@
-"""API B contacts through HTTP: list, detail, create, update, delete; one primary per customer."""
+"""CRM API contacts through HTTP: list, detail, create, update, delete; one primary per customer."""
 
 import asyncio
 
@@ -265,7 +265,7 @@ async def test_writes_publish_contact_events(client: httpx.AsyncClient, runtime:
     await client.delete(f"{BASE}/contacts/{second['id']}", headers=auth(WRITE))
     events = [
         m["value"]
-        for m in await published(runtime, runtime.topics.customer_events)
+        for m in await published(runtime, runtime.parts.topics.customer_events)
         if m["value"]["type"].startswith("crm.contact.")
     ]
     assert [(e["type"], e["subject"]) for e in events] == [

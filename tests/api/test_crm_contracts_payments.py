@@ -1,4 +1,4 @@
-"""API B contracts and payments (回款) through HTTP: routes, rules and errors."""
+"""CRM API contracts and payments (回款) through HTTP: routes, rules and errors."""
 
 import asyncio
 

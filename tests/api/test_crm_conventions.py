@@ -1,4 +1,4 @@
-"""API B conventions: X-Request-ID (required, idempotency key), error bodies, headers, paging."""
+"""CRM API conventions: X-Request-ID (required, idempotency key), error bodies, headers, paging."""
 
 import asyncio
 import uuid

@@ -1,4 +1,4 @@
-"""API B customers through HTTP: list, detail, create, update, delete, import, export."""
+"""CRM API customers through HTTP: list, detail, create, update, delete, import, export."""
 
 import httpx
 import pytest
@@ -417,7 +417,7 @@ async def test_export_route_is_not_taken_for_a_customer_id(client: httpx.AsyncCl
     assert set(response.json()) == {"items", "total", "page", "pageSize"}
 
 
-# --- API A and API B see the same customers --------------------------------------------
+# --- the customer profile API and the CRM API see the same customers ---------------------
 
 
 async def test_api_a_create_is_visible_in_api_b(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,4 @@
-"""API B follow-up records through HTTP: every route, its rules and its errors."""
+"""CRM API follow-up records through HTTP: every route, its rules and its errors."""
 
 import httpx
 import pytest

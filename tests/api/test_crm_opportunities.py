@@ -1,6 +1,6 @@
-"""API B opportunities through HTTP: every route, its rules and its errors.
+"""CRM API opportunities through HTTP: every route, its rules and its errors.
 
-The small helpers at the top are shared by the other API B sales tests.
+The small helpers at the top are shared by the other the CRM API sales tests.
 """
 
 import asyncio
@@ -13,7 +13,7 @@ from tests.conftest import published
 from tests.helpers import auth, new_request_id
 
 CRM = "/api/v1/crm"
-PROFILES = "/api/v1/api/customers"  # API A: creates the customers the sales entities need
+PROFILES = "/api/v1/api/customers"  # customer profile API: creates the customers
 READ = ("crm.read",)
 WRITE = ("crm.write",)
 
@@ -324,7 +324,7 @@ async def test_changes_are_announced_in_order(runtime: Runtime, client: httpx.As
     await client.delete(url, headers=auth(WRITE))
     events = [
         m
-        for m in await published(runtime, runtime.topics.customer_events)
+        for m in await published(runtime, runtime.parts.topics.customer_events)
         if m["value"]["type"].startswith("crm.opportunity.")
     ]
     assert [m["value"]["type"] for m in events] == [

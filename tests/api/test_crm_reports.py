@@ -1,4 +1,4 @@
-"""API B reports: the sales funnel and the business metrics, checked against known data."""
+"""CRM API reports: the sales funnel and the business metrics, checked against known data."""
 
 import json
 
@@ -119,7 +119,8 @@ async def test_deleted_customers_are_not_counted(
     await new_customer(client)
     kept = await new_customer(client)
     assert (await client.get(f"{CRM}/metrics", headers=auth(READ))).json()["customerTotal"] == 2
-    # API A has no customer delete; a Kafka producer sends the command API B's DELETE sends.
+    # the customer profile API has no customer delete; a Kafka producer sends the command the
+    # CRM API's DELETE sends.
     command = {
         "commandId": "delete-customer-1",
         "type": "customer.delete",
@@ -128,7 +129,11 @@ async def test_deleted_customers_are_not_counted(
         "payload": {"customerId": kept},
     }
     await publish_raw(
-        runtime, runtime.topics.commands, json.dumps(command).encode(), f"t1:{kept}".encode(), {}
+        runtime,
+        runtime.parts.topics.commands,
+        json.dumps(command).encode(),
+        f"t1:{kept}".encode(),
+        {},
     )
     await processed(runtime)
     gone = await client.get(f"{PROFILES}/{kept}", headers=auth())

@@ -1,4 +1,4 @@
-"""API B lists: search, filters, `sort`, and a 400 for an unknown or malformed parameter."""
+"""CRM API lists: search, filters, `sort`, and a 400 for an unknown or malformed parameter."""
 
 from typing import Any
 

@@ -57,7 +57,8 @@ async def test_path_ids_the_worker_would_refuse_are_400(
     client: httpx.AsyncClient, bad_id: str
 ) -> None:
     """Too long, or blank once trimmed as the payload's `Id` trims (U+0085 is whitespace):
-    before, API A writes sent such ids on to the worker, which dead-lettered the command."""
+    before, the customer profile API's writes sent such ids on to the worker, which
+    dead-lettered the command."""
     for method, path, body in ROUTES_WITH_IDS:
         url = path.replace("{id}", bad_id)
         response = await client.request(method, url, json=body, headers=write())

@@ -71,9 +71,9 @@ async def test_the_generated_client_creates_and_reads_a_customer(
     generated: ModuleType, client: httpx.AsyncClient
 ) -> None:
     models = module(generated, "models")
-    api_b = "api.api_b_crm_v_2"
+    crm_api = "api.crm_api"
     api = typed_client(generated, client)
-    create = module(generated, f"{api_b}.create_customer")
+    create = module(generated, f"{crm_api}.create_customer")
     created = await create.asyncio(
         client=api,
         body=models.CreateCustomerRequest(name="Typed Co", phone="13812345678", tags=["x"]),
@@ -84,14 +84,14 @@ async def test_the_generated_client_creates_and_reads_a_customer(
     assert created.tags == ["x"]
     assert created.phone == "138****5678"
 
-    read = await module(generated, f"{api_b}.get_customer").asyncio(
+    read = await module(generated, f"{crm_api}.get_customer").asyncio(
         client=api, customer_id=created.id
     )
     assert isinstance(read, models.CustomerRead)
     assert read.id == created.id
     assert isinstance(read.vip, models.VipStatus)
 
-    page = await module(generated, f"{api_b}.list_customers").asyncio(client=api)
+    page = await module(generated, f"{crm_api}.list_customers").asyncio(client=api)
     assert isinstance(page, models.CustomerPage)
     assert [item.id for item in page.items] == [created.id]
 
@@ -108,12 +108,12 @@ async def test_the_generated_client_reads_api_a_envelopes(
 ) -> None:
     models = module(generated, "models")
     api = typed_client(generated, client)
-    api_a = "api.api_a_customer_profile"
-    created = await module(generated, f"{api_a}.profile_create_customer").asyncio(
+    profile_api = "api.customer_profile_api"
+    created = await module(generated, f"{profile_api}.profile_create_customer").asyncio(
         client=api, body=models.CreateCustomerProfileRequest(name="Profile Co")
     )
     assert isinstance(created, models.CustomerEnvelope), created
-    read = await module(generated, f"{api_a}.profile_get_customer").asyncio(
+    read = await module(generated, f"{profile_api}.profile_get_customer").asyncio(
         client=api, id=created.data.id
     )
     assert isinstance(read, models.CustomerEnvelope)

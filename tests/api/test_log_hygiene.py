@@ -1,9 +1,9 @@
 """No log record carries a raw phone number, a bearer token or the signing secret.
 
 Checked on the records themselves (caplog), before any redacting formatter: the code must
-not put them into a log line in the first place. Exercised: API A and API B writes and
-reads with a phone, bad tokens, rejected and dead-lettered commands whose payload holds a
-phone, and an integration event that is parked on a phone match.
+not put them into a log line in the first place. Exercised: the customer profile API's and the
+CRM API's writes and reads with a phone, bad tokens, rejected and dead-lettered commands
+whose payload holds a phone, and an integration event that is parked on a phone match.
 """
 
 import json
@@ -81,7 +81,7 @@ async def test_no_phone_token_or_secret_in_log_records(
     assert mismatch.status_code == 403
 
     # Kafka: a good command, a rejected one and dead-lettered ones, all holding a phone.
-    commands = runtime.topics.commands
+    commands = runtime.parts.topics.commands
     await publish_raw(
         runtime,
         commands,
@@ -114,7 +114,7 @@ async def test_no_phone_token_or_secret_in_log_records(
     )
     await publish_raw(
         runtime,  # an integration event parked on a phone match
-        runtime.topics.integration_events,
+        runtime.parts.topics.integration_events,
         json.dumps(
             {
                 "specversion": "1.0",
@@ -135,7 +135,7 @@ async def test_no_phone_token_or_secret_in_log_records(
     )
     await publish_raw(
         runtime,  # invalid integration event data around a phone
-        runtime.topics.integration_events,
+        runtime.parts.topics.integration_events,
         json.dumps(
             {
                 "specversion": "1.0",
@@ -149,7 +149,7 @@ async def test_no_phone_token_or_secret_in_log_records(
         None,
         {},
     )
-    dead = await published(runtime, runtime.topics.commands_dlq)
+    dead = await published(runtime, runtime.parts.topics.commands_dlq)
     assert len(dead) == 3, dead
 
     assert caplog.records, "nothing was logged: the test would prove nothing"

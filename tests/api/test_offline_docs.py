@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from http_facade.app import create_app
@@ -49,7 +50,7 @@ def references(html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
-    return create_app(facade_context(Runtime(embedded_settings())))
+    return create_app(facade_context(Runtime(bootstrap(embedded_settings()))))
 
 
 @pytest.fixture

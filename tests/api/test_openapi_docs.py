@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from crm import cli
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from http_facade.app import create_app
@@ -32,7 +33,7 @@ NEEDED = re.compile(r"\*\*Permission:\*\* (.+?) \(")
 
 
 def idle_app(**settings: Any) -> FastAPI:
-    return create_app(facade_context(Runtime(embedded_settings(**settings))))
+    return create_app(facade_context(Runtime(bootstrap(embedded_settings(**settings)))))
 
 
 @pytest.fixture(scope="module")

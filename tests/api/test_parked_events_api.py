@@ -31,7 +31,11 @@ def cloud_event(event_type: str, data: dict[str, Any], tenant: str = "t1") -> di
 async def publish(runtime: Runtime, event: dict[str, Any]) -> None:
     """Publish to the integration topic and wait until the worker has handled it."""
     await publish_raw(
-        runtime, runtime.topics.integration_events, json.dumps(event).encode(), b"wecom:wx-42", {}
+        runtime,
+        runtime.parts.topics.integration_events,
+        json.dumps(event).encode(),
+        b"wecom:wx-42",
+        {},
     )
     await processed(runtime)
 

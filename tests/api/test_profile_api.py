@@ -1,4 +1,4 @@
-"""API A through HTTP: every route, its happy path and its documented errors."""
+"""Customer profile API: through HTTP: every route, its happy path and its documented errors."""
 
 import httpx
 import pytest

@@ -12,9 +12,9 @@ from fastapi.routing import APIRoute
 
 from crm.runtime import Runtime
 from crm.web import facade_context
-from http_facade import integration_routes, metrics, profile_routes, system_routes
+from http_facade import customer_profile_routes, integration_routes, metrics, system_routes
 from http_facade.app import CRM_V2_PREFIX, create_app
-from http_facade.crm_v2 import ROUTERS as CRM_V2_ROUTERS
+from http_facade.crm_routes import ROUTERS as CRM_V2_ROUTERS
 
 pytestmark = pytest.mark.wire_only
 
@@ -24,7 +24,7 @@ PARAM = re.compile(r"\{[^}]+\}")
 def declared_routes() -> list[tuple[str, str, Any]]:
     """(method, a concrete path, endpoint) of every route the app includes."""
     mounted: list[tuple[str, APIRouter]] = [
-        ("", profile_routes.router),
+        ("", customer_profile_routes.router),
         ("", integration_routes.router),
         ("", system_routes.router),
         ("", metrics.router),
@@ -70,7 +70,9 @@ async def endpoint_answering(app: FastAPI, method: str, path: str) -> Any:
 async def test_every_route_answers_its_own_requests(runtime: Runtime) -> None:
     app = create_app(facade_context(runtime))
     routes = declared_routes()
-    assert len(routes) >= 11 + 2 * 30  # API A, and API B at both of its paths
+    assert (
+        len(routes) >= 11 + 2 * 30
+    )  # the customer profile API, and the CRM API at both of its paths
     wrong = [
         (method, path, getattr(answered, "__name__", answered))
         for method, path, endpoint in routes

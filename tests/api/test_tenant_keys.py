@@ -25,7 +25,7 @@ async def produce_create(runtime: Runtime, tenant: str, command_id: str) -> None
         "payload": BODY,
     }
     value = json.dumps(envelope).encode()
-    await publish_raw(runtime, runtime.topics.commands, value, f"{tenant}:x".encode(), {})
+    await publish_raw(runtime, runtime.parts.topics.commands, value, f"{tenant}:x".encode(), {})
     await processed(runtime)
 
 
@@ -101,7 +101,7 @@ async def test_command_ids_of_integration_events_are_not_for_clients(
     assert refused.status_code == 400, refused.text
     assert "reserved" in refused.json()["message"]
     await produce_create(runtime, "t1", taken)
-    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "invalid_envelope"
     assert (await status(client, "t1", taken)).status_code == 404
     assert await names(client, "t1") == []

@@ -1,5 +1,5 @@
 """Unknown JSON fields are ignored, the same way everywhere (README "Choices"): accepted,
-not stored, not echoed, on API A, API B and in a Kafka command."""
+not stored, not echoed, on the customer profile API, the CRM API and in a Kafka command."""
 
 import json
 
@@ -19,7 +19,7 @@ def assert_nothing_unknown(document: dict[str, object]) -> None:
 
 
 async def stored_customer(runtime: Runtime, customer_id: str) -> dict[str, object]:
-    doc = await runtime.store.db[CUSTOMERS].find_one({"_id": customer_id})
+    doc = await runtime.parts.store.db[CUSTOMERS].find_one({"_id": customer_id})
     assert doc is not None
     return dict(doc)
 
@@ -71,10 +71,10 @@ async def test_kafka_command_ignores_unknown_fields(runtime: Runtime) -> None:
         "traceParent": "00-abc-def-01",  # unknown at the envelope level too
     }
     await publish_raw(
-        runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t1:unknown", {}
+        runtime, runtime.parts.topics.commands, json.dumps(envelope).encode(), b"t1:unknown", {}
     )
     await processed(runtime)
-    entry = await CommandJournal(runtime.store.db).find("t1", "unknown-fields-1")
+    entry = await CommandJournal(runtime.parts.store.db).find("t1", "unknown-fields-1")
     assert entry is not None
     assert entry["result"]["status"] == "succeeded"
     assert_nothing_unknown(entry["result"]["data"])

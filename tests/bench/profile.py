@@ -22,6 +22,7 @@ from pathlib import Path
 
 import uvicorn
 
+from crm.bootstrap import bootstrap
 from crm.embedded_kafka import free_port
 from crm.logging_setup import configure_logging
 from crm.runtime import Runtime
@@ -78,7 +79,7 @@ async def run(seconds: int, top: int, connections: int) -> None:
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(Runtime(settings)),
+            build_app(Runtime(bootstrap(settings))),
             host="127.0.0.1",
             port=settings.http_port,
             log_config=None,

@@ -99,7 +99,7 @@ def fuzz_settings(max_examples: int) -> settings:
 
 async def _command(runtime: Runtime, command_type: CommandType, payload: dict[str, Any]) -> Any:
     envelope = command_envelope(command_type, payload, tenant=TENANT)
-    result = await runtime.processor.process(envelope)
+    result = await runtime.parts.processor.process(envelope)
     assert result.status is CommandStatus.SUCCEEDED, result
     return result
 
@@ -210,7 +210,7 @@ def error_code(response: httpx.Response) -> str:
 
 
 async def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
-    return await published(runtime, runtime.topics.commands_dlq)
+    return await published(runtime, runtime.parts.topics.commands_dlq)
 
 
 async def check_with_full_permissions(

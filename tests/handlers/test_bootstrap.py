@@ -35,7 +35,7 @@ async def test_every_customer_read_carries_its_watermark(
         f"{API_B}/{customer_id}", json={"remark": "r"}, headers=auth(request_id="m-3")
     )
     assert patched.status_code == 200, patched.text
-    events = await published(runtime, runtime.topics.customer_events)
+    events = await published(runtime, runtime.parts.topics.customer_events)
     assert [e["value"]["sequence"] for e in events] == [1, 2, 3]
 
     detail_b = (await client.get(f"{API_B}/{customer_id}", headers=auth())).json()
@@ -123,11 +123,11 @@ async def test_an_export_during_writes_plus_the_later_events_rebuilds_the_state(
             async def write_all() -> None:
                 for customer_id, value in stream:
                     key = f"t1:{customer_id}".encode()
-                    await publish_raw(runtime, runtime.topics.commands, value, key, {})
+                    await publish_raw(runtime, runtime.parts.topics.commands, value, key, {})
                     await asyncio.sleep(0.02)  # paced: the exports meet the writes midway
 
             async def decided() -> int:
-                journal = runtime.store.db["command_journal"]
+                journal = runtime.parts.store.db["command_journal"]
                 return await journal.count_documents({"commandId": {"$regex": "^w-"}})
 
             exports = [await export()]
@@ -141,7 +141,9 @@ async def test_an_export_during_writes_plus_the_later_events_rebuilds_the_state(
             final = {
                 row["id"]: {k: v for k, v in row.items() if k != "sequence"} for row in exports[-1]
             }
-            events = [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+            events = [
+                m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)
+            ]
 
         distinct = {json.dumps(e, sort_keys=True) for e in exports}
         assert len(distinct) > 2, "the exports should see the writes in progress"

@@ -19,7 +19,7 @@ PII = ("customers.read", "customers.write", "customers.pii")
 
 
 async def events(runtime: Runtime) -> list[dict[str, Any]]:
-    return [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+    return [m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)]
 
 
 def command(command_id: str, command_type: str, payload: dict[str, Any]) -> bytes:
@@ -75,7 +75,7 @@ async def test_events_name_their_origin(runtime: Runtime, client: httpx.AsyncCli
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
     key = f"t1:{customer_id}".encode()
-    topic = runtime.topics.commands
+    topic = runtime.parts.topics.commands
     vip = command("k-1", "customer.mark_vip", {"customerId": customer_id})
     await publish_raw(runtime, topic, vip, key, {})
     await publish_raw(runtime, topic, vip, key, {})  # delivered again: no second event
@@ -99,7 +99,7 @@ async def test_events_name_their_origin(runtime: Runtime, client: httpx.AsyncCli
         },
     }
     await publish_raw(
-        runtime, runtime.topics.integration_events, json.dumps(metrics).encode(), key, {}
+        runtime, runtime.parts.topics.integration_events, json.dumps(metrics).encode(), key, {}
     )
     await processed(runtime)
 

@@ -23,12 +23,14 @@ def envelope(command_id: str, command_type: str, payload: dict, tenant: str = TE
 
 async def send(runtime: Runtime, value: dict | bytes, key: bytes = b"t1:k") -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-    await publish_raw(runtime, runtime.topics.commands, raw, key, {})
+    await publish_raw(runtime, runtime.parts.topics.commands, raw, key, {})
     await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 
 async def result_of(runtime: Runtime, command_id: str, tenant: str = TENANT) -> dict:
-    entry = await runtime.store.db["command_journal"].find_one({"_id": f"{tenant}:{command_id}"})
+    entry = await runtime.parts.store.db["command_journal"].find_one(
+        {"_id": f"{tenant}:{command_id}"}
+    )
     assert entry is not None, f"no result for {command_id}"
     return entry["result"]
 
@@ -39,7 +41,7 @@ async def test_raw_create_command_is_applied_and_result_stored(runtime: Runtime)
     )
     result = await result_of(runtime, "c-1")
     assert result["status"] == "succeeded"
-    stored = await runtime.store.db[CUSTOMERS].find_one({"_id": result["entityId"]})
+    stored = await runtime.parts.store.db[CUSTOMERS].find_one({"_id": result["entityId"]})
     assert stored is not None
     assert stored["name"] == "Acme"
     assert stored["ownerId"] == "producer-1"  # defaults to the actor
@@ -52,11 +54,14 @@ async def test_same_command_delivered_twice_has_one_effect(runtime: Runtime) -> 
     command["payload"] = {"customerId": customer_id, "interactionType": "call"}
     await send(runtime, command)
     await send(runtime, command)
-    assert await runtime.store.db["interactions"].count_documents({"customerId": customer_id}) == 1
-    customer = await runtime.store.db[CUSTOMERS].find_one({"_id": customer_id})
+    assert (
+        await runtime.parts.store.db["interactions"].count_documents({"customerId": customer_id})
+        == 1
+    )
+    customer = await runtime.parts.store.db[CUSTOMERS].find_one({"_id": customer_id})
     assert customer is not None
     assert customer["profile"]["interactionCount"] == 1
-    events = await published(runtime, runtime.topics.customer_events)
+    events = await published(runtime, runtime.parts.topics.customer_events)
     assert [e["value"]["type"] for e in events] == [
         "crm.customer.created",
         "crm.interaction.recorded",
@@ -68,7 +73,7 @@ async def test_domain_rejection_is_a_result_not_a_dead_letter(runtime: Runtime) 
     result = await result_of(runtime, "c-missing")
     assert result["status"] == "rejected"
     assert result["error"]["code"] == "CUSTOMER_NOT_FOUND"
-    assert await published(runtime, runtime.topics.commands_dlq) == []
+    assert await published(runtime, runtime.parts.topics.commands_dlq) == []
 
 
 async def test_poison_messages_go_to_dlq_and_the_next_command_is_processed(
@@ -81,7 +86,7 @@ async def test_poison_messages_go_to_dlq_and_the_next_command_is_processed(
     await send(runtime, {"type": "customer.create"})  # no envelope fields
     await send(runtime, envelope("c-good", "customer.create", {"name": "Still works"}))
 
-    dead = await published(runtime, runtime.topics.commands_dlq)
+    dead = await published(runtime, runtime.parts.topics.commands_dlq)
     reasons = [m["headers"]["x-dlq-reason"] for m in dead]
     assert reasons == [
         "undecodable",
@@ -93,7 +98,7 @@ async def test_poison_messages_go_to_dlq_and_the_next_command_is_processed(
     assert dead[0]["key"] == "poison-1"
     assert dead[0]["value"] == "{not json"  # the original bytes, untouched
     assert all(m["headers"]["x-dlq-error"] for m in dead)
-    assert all(m["headers"]["x-dlq-original-topic"] == runtime.topics.commands for m in dead)
+    assert all(m["headers"]["x-dlq-original-topic"] == runtime.parts.topics.commands for m in dead)
     assert (await result_of(runtime, "c-good"))["status"] == "succeeded"
 
 
@@ -103,7 +108,7 @@ async def test_a_lone_surrogate_escape_is_undecodable(runtime: Runtime) -> None:
     value = b'{"commandId":"c-s","type":"customer.create","tenantId":"t1","actorId":"u1",'
     value += b'"payload":{"name":"\\ud800"}}'
     await send(runtime, value, key=b"poison-3")
-    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "undecodable"
     assert dead["value"] == json.loads(value)  # the same bytes, read back as they were
 
@@ -113,7 +118,7 @@ async def test_same_command_id_in_other_tenant_is_another_command(runtime: Runti
     await send(runtime, envelope("shared-id", "customer.create", {"name": "A"}, tenant="t2"))
     assert (await result_of(runtime, "shared-id", "t1"))["status"] == "succeeded"
     assert (await result_of(runtime, "shared-id", "t2"))["status"] == "succeeded"
-    assert await runtime.store.db[CUSTOMERS].count_documents({}) == 2
+    assert await runtime.parts.store.db[CUSTOMERS].count_documents({}) == 2
 
 
 async def test_sequences_increase_per_customer_across_interleaved_customers(
@@ -134,7 +139,7 @@ async def test_sequences_increase_per_customer_across_interleaved_customers(
                 ),
                 key=f"t1:{customer_id}".encode(),
             )
-    events = [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+    events = [m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)]
     for customer_id in ids:
         mine = [e for e in events if e["data"].get("customerId", e["subject"]) == customer_id]
         assert [e["sequence"] for e in mine] == [1, 2, 3, 4]

@@ -35,19 +35,21 @@ def command(command_id: str, name: str, tenant: str = "t1") -> bytes:
 async def test_a_command_id_reused_with_another_payload_is_dead_lettered(
     runtime: Runtime,
 ) -> None:
-    topic = runtime.topics.commands
+    topic = runtime.parts.topics.commands
     await publish_raw(runtime, topic, command("order-7", "Acme"), b"t1:a", {})
     await publish_raw(runtime, topic, command("order-7", "Globex"), b"t1:b", {"trace": "x"})
     await publish_raw(runtime, topic, command("order-7", "Acme"), b"t1:a", {})  # a redelivery
     await publish_raw(runtime, topic, command("order-7", "Globex", tenant="t2"), b"t2:b", {})
     await processed(runtime)
 
-    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "id_reused"
     assert "order-7" in dead["headers"]["x-dlq-error"]
     assert dead["headers"]["trace"] == "x"  # the original headers travel along
     assert dead["value"]["payload"] == {"name": "Globex"}  # the refused command, untouched
-    names = {(doc["tenantId"], doc["name"]) async for doc in runtime.store.db[CUSTOMERS].find({})}
+    names = {
+        (doc["tenantId"], doc["name"]) async for doc in runtime.parts.store.db[CUSTOMERS].find({})
+    }
     assert names == {("t1", "Acme"), ("t2", "Globex")}  # another tenant's id is its own
 
 
@@ -56,12 +58,12 @@ async def test_dead_letters_name_the_partition_and_offset_of_the_record(
 ) -> None:
     async with deployment(services, partitions=3) as ([runtime], probe):
         attach_probe(runtime, probe)
-        topic = runtime.topics.commands
+        topic = runtime.parts.topics.commands
         for index in range(12):
             key = f"t1:key-{index}".encode()
             await publish_raw(runtime, topic, command(f"ok-{index}", f"C{index}"), key, {})
             await publish_raw(runtime, topic, b"{not json", key, {"poison": str(index)})
-        dead = await published(runtime, runtime.topics.commands_dlq)
+        dead = await published(runtime, runtime.parts.topics.commands_dlq)
         originals = {
             message["headers"]["poison"]: message
             for message in probe.messages(topic)
@@ -84,7 +86,7 @@ async def test_the_facade_publishes_commands_with_issued_at(
         "/api/v1/crm/customers", json={"name": "Acme"}, headers=auth(request_id="with-time")
     )
     assert response.status_code == 201, response.text
-    [sent] = await published(runtime, runtime.topics.commands)
+    [sent] = await published(runtime, runtime.parts.topics.commands)
     value: dict[str, Any] = sent["value"]
     assert list(value) == ["commandId", "type", "tenantId", "actorId", "issuedAt", "payload"]
     assert MILLISECONDS_UTC.match(value["issuedAt"]), value["issuedAt"]

@@ -33,15 +33,15 @@ def lag_line(group: str, topic: str, lag: int) -> str:
 async def test_lag_counts_the_records_waiting_then_drops_to_zero(services: Services) -> None:
     async with deployment(services, consumer_lag_interval_s=0) as ([runtime], probe):
         attach_probe(runtime, probe)
-        group, integration_group = group_ids(runtime.settings)
-        topic = runtime.topics.commands
-        async with runtime.locks.hold(KEY):  # the worker waits on the first of them
+        group, integration_group = group_ids(runtime.parts.settings)
+        topic = runtime.parts.topics.commands
+        async with runtime.parts.locks.hold(KEY):  # the worker waits on the first of them
             for number in range(3):
                 await publish_raw(runtime, topic, command(number), KEY, {})
-            await runtime.consumer_lag.refresh()
+            await runtime.parts.consumer_lag.refresh()
             text = prometheus_text().decode()
             assert lag_line(group, topic, 3) in text
-            assert lag_line(integration_group, runtime.topics.integration_events, 0) in text
+            assert lag_line(integration_group, runtime.parts.topics.integration_events, 0) in text
         await processed(runtime)
-        await runtime.consumer_lag.refresh()
+        await runtime.parts.consumer_lag.refresh()
         assert lag_line(group, topic, 0) in prometheus_text().decode()

@@ -10,6 +10,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from crm.bootstrap import bootstrap
 from crm.embedded_kafka import port_in_use
 from crm.runtime import Runtime
 from crm.startup import StartupError
@@ -32,9 +33,9 @@ def create_command(number: int) -> bytes:
     ).encode()
 
 
-async def first_event(bootstrap: list[str], topic: str) -> dict:
+async def first_event(servers: list[str], topic: str) -> dict:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+        topic, bootstrap_servers=servers, auto_offset_reset="earliest", fetch_max_wait_ms=10
     )
     await consumer.start()
     try:
@@ -46,11 +47,11 @@ async def first_event(bootstrap: list[str], topic: str) -> dict:
 
 async def test_outside_clients_produce_commands_and_consume_change_events() -> None:
     settings = embedded_settings(kafka_partitions=3)
-    runtime = Runtime(settings)
+    runtime = Runtime(bootstrap(settings))
     await runtime.start()
     try:
-        bootstrap = settings.kafka_servers
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        servers = settings.kafka_servers
+        producer = AIOKafkaProducer(bootstrap_servers=servers)
         await producer.start()
         try:
             partitions = await producer.partitions_for(settings.topics.commands)
@@ -61,7 +62,7 @@ async def test_outside_clients_produce_commands_and_consume_change_events() -> N
             )
         finally:
             await producer.stop()
-        event = await first_event(bootstrap, settings.topics.customer_events)
+        event = await first_event(servers, settings.topics.customer_events)
         assert event["type"] == "crm.customer.created"
         assert event["subject"] == customer_id
         assert event["data"]["name"] == "Customer 1"
@@ -75,7 +76,7 @@ async def test_a_port_in_use_stops_start_up_with_one_line_naming_the_variable() 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        runtime = Runtime(embedded_settings(embedded_kafka_port=port))
+        runtime = Runtime(bootstrap(embedded_settings(embedded_kafka_port=port)))
         with pytest.raises(StartupError) as refused:
             await runtime.start()
         await runtime.stop()
@@ -89,10 +90,10 @@ async def test_faststream_lines_reach_the_configured_logger(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="crm.kafka")
-    runtime = Runtime(embedded_settings())
+    runtime = Runtime(bootstrap(embedded_settings()))
     await runtime.start()
     try:
-        await publish_raw(runtime, runtime.topics.commands, create_command(1), b"t1:k", {})
+        await publish_raw(runtime, runtime.parts.topics.commands, create_command(1), b"t1:k", {})
         deadline = time.monotonic() + 20
         while not any(r.getMessage() == "Processed" for r in caplog.records):
             assert time.monotonic() < deadline, "the command was never processed"

@@ -29,7 +29,7 @@ async def test_a_deleted_customers_identity_is_released_to_its_next_owner(
     )
     assert deleted.status_code in (200, 204), deleted.text
 
-    events = [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+    events = [m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)]
     about_alice = [e for e in events if e["subject"] == alice]
     assert [e["type"] for e in about_alice] == [
         "crm.customer.created",

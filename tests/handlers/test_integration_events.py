@@ -53,7 +53,7 @@ async def send(
     headers: dict[str, str] | None = None,
 ) -> None:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-    await publish_raw(runtime, runtime.topics.integration_events, raw, key, headers or {})
+    await publish_raw(runtime, runtime.parts.topics.integration_events, raw, key, headers or {})
     await processed(runtime)  # inline when embedded; real Kafka: until the worker committed it
 
 
@@ -90,14 +90,14 @@ async def bind(client: httpx.AsyncClient, customer_id: str, identity: dict[str, 
 
 async def parked(runtime: Runtime, tenant: str = TENANT) -> list[dict[str, Any]]:
     await processed(runtime)  # releases run after a command's result is visible
-    cursor = runtime.store.db[PARKED_EVENTS].find({"tenantId": tenant}).sort("_seq", 1)
+    cursor = runtime.parts.store.db[PARKED_EVENTS].find({"tenantId": tenant}).sort("_seq", 1)
     return list(await cursor.to_list())
 
 
 async def result_of(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     await processed(runtime)
     command_id = event_command_id(event["source"], event["id"])
-    entry = await runtime.store.db["command_journal"].find_one(
+    entry = await runtime.parts.store.db["command_journal"].find_one(
         {"_id": f"{event['tenantid']}:{command_id}"}
     )
     assert entry is not None, f"no result for event {event['id']}"
@@ -316,7 +316,7 @@ async def test_parked_events_are_applied_in_order_once_the_identity_is_bound(
     assert len(await interactions(client, customer_id)) == 2
     assert (await customer(client, customer_id))["metrics"]["source"] == SOURCE
 
-    changes = [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+    changes = [m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)]
     released = [
         (e["type"], e["causationid"])
         for e in changes
@@ -341,7 +341,7 @@ async def test_a_bind_command_on_the_command_topic_releases_parked_events(
     )
     await publish_raw(
         runtime,
-        runtime.topics.commands,
+        runtime.parts.topics.commands,
         json.dumps(command).encode(),
         f"{TENANT}:{customer_id}".encode(),
         {},
@@ -401,7 +401,7 @@ async def test_same_event_delivered_twice_has_one_effect(
     await send(runtime, event)
     assert len(await interactions(client, customer_id)) == 1
     assert (await customer(client, customer_id))["profile"]["interactionCount"] == 1
-    changes = [m["value"] for m in await published(runtime, runtime.topics.customer_events)]
+    changes = [m["value"] for m in await published(runtime, runtime.parts.topics.customer_events)]
     assert [e["type"] for e in changes].count("crm.interaction.recorded") == 1
 
 
@@ -456,7 +456,7 @@ async def test_domain_rejection_is_a_stored_result_and_a_dead_letter(
     result = await result_of(runtime, event)
     assert result["status"] == "rejected"
     assert result["error"]["code"] == "IDENTITY_ALREADY_BOUND"
-    [dead] = await published(runtime, runtime.topics.commands_dlq)  # never dropped silently
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)  # never dropped silently
     assert dead["headers"]["x-dlq-reason"] == "rejected"
     assert dead["headers"]["x-dlq-error"].startswith("IDENTITY_ALREADY_BOUND: ")
     assert dead["value"]["id"] == event["id"]
@@ -509,14 +509,14 @@ async def test_poison_events_are_dead_lettered_and_the_next_event_is_processed(
         await send(runtime, value, key=f"poison-{index}".encode())
     await send(runtime, cloud_event("interaction.recorded", good))
 
-    dead = await published(runtime, runtime.topics.commands_dlq)
+    dead = await published(runtime, runtime.parts.topics.commands_dlq)
     assert [m["headers"]["x-dlq-reason"] for m in dead] == [reason for _, reason in poison]
     assert [m["key"] for m in dead] == [f"poison-{i}" for i in range(len(poison))]
     assert dead[0]["value"] == "{not json"  # the original bytes, untouched
     for message in dead:
         headers = message["headers"]
         assert headers["x-dlq-error"]
-        assert headers["x-dlq-original-topic"] == runtime.topics.integration_events
+        assert headers["x-dlq-original-topic"] == runtime.parts.topics.integration_events
         assert headers["x-dlq-failed-at"]
     assert len(await interactions(client, customer_id)) == 1
     assert await parked(runtime) == []
@@ -531,19 +531,19 @@ async def test_transient_store_error_leaves_the_event_for_redelivery(
     message = RawMessage(
         value=json.dumps(event).encode(),
         key=b"k",
-        topic=runtime.topics.integration_events,
+        topic=runtime.parts.topics.integration_events,
     )
 
     async def unreachable(*_: Any) -> Any:
         raise AutoReconnect("store unreachable")
 
-    monkeypatch.setattr(runtime.processor, "process", unreachable)
-    assert await runtime.integration.consume(message) is Outcome.RETRY_LATER
+    monkeypatch.setattr(runtime.parts.processor, "process", unreachable)
+    assert await runtime.parts.integration.consume(message) is Outcome.RETRY_LATER
     monkeypatch.undo()
-    assert await published(runtime, runtime.topics.commands_dlq) == []
+    assert await published(runtime, runtime.parts.topics.commands_dlq) == []
     assert await interactions(client, customer_id) == []
 
-    assert await runtime.integration.consume(message) is Outcome.PROCESSED
+    assert await runtime.parts.integration.consume(message) is Outcome.PROCESSED
     assert len(await interactions(client, customer_id)) == 1
 
 
@@ -562,7 +562,7 @@ async def test_applied_events_produce_change_events(
     ]
     for event in events:
         await send(runtime, event)
-    messages = await published(runtime, runtime.topics.customer_events)
+    messages = await published(runtime, runtime.parts.topics.customer_events)
     mine = [m for m in messages if m["value"]["causationid"].startswith("integration:")]
     assert [m["value"]["type"] for m in mine] == [
         "crm.customer.external_identity_bound",
@@ -587,7 +587,7 @@ async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
     """The bind lands between the event's failed resolution and its parking: the release
     ran before the parked document existed, so parking must notice the binding itself."""
     customer_id = await create(client, "Acme")
-    repository = runtime.integration._parked
+    repository = runtime.parts.integration._parked
     original_park = repository.park
 
     async def park_after_a_concurrent_bind(doc: dict[str, Any]) -> bool:
@@ -604,7 +604,9 @@ async def test_identity_bound_while_the_event_is_being_parked_is_still_applied(
 
 async def command(runtime: Runtime, command_id: str, command_type: str, payload: dict) -> None:
     envelope = producer_command(command_id, command_type, payload)
-    await publish_raw(runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t1:k", {})
+    await publish_raw(
+        runtime, runtime.parts.topics.commands, json.dumps(envelope).encode(), b"t1:k", {}
+    )
     await processed(runtime)
 
 
@@ -627,7 +629,7 @@ async def test_customer_update_and_import_release_matching_links(
         "customer.import",
         {"items": [{"name": "Imported", "email": "B@b.example"}, {"name": "Plain"}]},
     )
-    doc = await runtime.store.db["customers"].find_one({"name": "Imported"})
+    doc = await runtime.parts.store.db["customers"].find_one({"name": "Imported"})
     assert doc is not None
     assert [b["externalId"] for b in await bindings(client, doc["_id"])] == ["wx-2"]
     assert await parked(runtime) == []
@@ -647,17 +649,17 @@ async def test_release_hit_by_a_transient_error_is_retried_with_the_bind_command
     message = RawMessage(
         value=json.dumps(bind_command).encode(),
         key=f"{TENANT}:{customer_id}".encode(),
-        topic=runtime.topics.commands,
+        topic=runtime.parts.topics.commands,
     )
 
     async def unreachable(*_: Any, **__: Any) -> Any:
         raise AutoReconnect("store unreachable")
 
-    monkeypatch.setattr(runtime.integration._parked, "waiting_for_identity", unreachable)
-    assert await runtime.consumer.consume(message) is Outcome.RETRY_LATER
+    monkeypatch.setattr(runtime.parts.integration._parked, "waiting_for_identity", unreachable)
+    assert await runtime.parts.consumer.consume(message) is Outcome.RETRY_LATER
     monkeypatch.undo()
     assert len(await parked(runtime)) == 1  # bound, but its release is still to come
 
-    assert await runtime.consumer.consume(message) is Outcome.PROCESSED  # the redelivery
+    assert await runtime.parts.consumer.consume(message) is Outcome.PROCESSED  # the redelivery
     assert await parked(runtime) == []
     assert len(await interactions(client, customer_id)) == 1

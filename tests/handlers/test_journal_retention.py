@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from handlers.journal_retention import DAY_S, JournalRetention
@@ -118,7 +119,7 @@ async def test_only_the_relay_holding_the_lease_prunes() -> None:
 
 
 async def test_an_expired_command_answers_404_and_its_data_stays() -> None:
-    runtime = Runtime(embedded_settings(journal_retention_days=1))
+    runtime = Runtime(bootstrap(embedded_settings(journal_retention_days=1)))
     await runtime.start()
     app = create_app(facade_context(runtime))
     transport = httpx.ASGITransport(app=app)
@@ -131,13 +132,13 @@ async def test_an_expired_command_answers_404_and_its_data_stays() -> None:
             assert created.status_code == 201, created.text
             status = await http.get("/api/v1/crm/commands/old-cmd", headers=headers)
             assert status.status_code == 200
-            await runtime.relay.run_once()
-            await runtime.store.db[JOURNAL].update_one(
+            await runtime.parts.relay.run_once()
+            await runtime.parts.store.db[JOURNAL].update_one(
                 {"_id": journal_id("t1", "old-cmd")},
                 {"$set": {"decidedAt": "2020-01-01T00:00:00.000Z"}},
             )
             # A look of its own: the running relay's first look was at start.
-            retention = retention_of(runtime.store.db, DAY_S)
+            retention = retention_of(runtime.parts.store.db, DAY_S)
             assert await retention.prune() == 1
             status = await http.get("/api/v1/crm/commands/old-cmd", headers=headers)
             assert status.status_code == 404
@@ -151,8 +152,8 @@ async def test_an_expired_command_answers_404_and_its_data_stays() -> None:
 
 
 async def test_the_worker_relay_prunes_with_the_configured_retention() -> None:
-    runtime = Runtime(embedded_settings(journal_retention_days=1))
-    await runtime.store.db[JOURNAL].insert_one(
+    runtime = Runtime(bootstrap(embedded_settings(journal_retention_days=1)))
+    await runtime.parts.store.db[JOURNAL].insert_one(
         {
             "_id": "t1:ancient",
             "tenantId": "t1",
@@ -166,10 +167,10 @@ async def test_the_worker_relay_prunes_with_the_configured_retention() -> None:
     await runtime.start()
     try:
         for _ in range(100):
-            if await runtime.store.db[JOURNAL].find_one({"_id": "t1:ancient"}) is None:
+            if await runtime.parts.store.db[JOURNAL].find_one({"_id": "t1:ancient"}) is None:
                 break
             await asyncio.sleep(0.02)
-        assert await runtime.store.db[JOURNAL].find_one({"_id": "t1:ancient"}) is None
+        assert await runtime.parts.store.db[JOURNAL].find_one({"_id": "t1:ancient"}) is None
     finally:
         await runtime.stop()
 

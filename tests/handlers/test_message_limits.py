@@ -49,7 +49,8 @@ async def publish_oversized(
     refuses them before sending). Tansu accepts them; Apache Kafka's default
     `message.max.bytes` refuses them, so these tests run on `wire` only."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=runtime.settings.kafka_servers, max_request_size=4 * MAX_MESSAGE_BYTES
+        bootstrap_servers=runtime.parts.settings.kafka_servers,
+        max_request_size=4 * MAX_MESSAGE_BYTES,
     )
     await producer.start()
     try:
@@ -67,19 +68,21 @@ def test_the_default_limit_is_one_mebibyte() -> None:
 @pytest.mark.wire_only  # a record over 1 MiB (see publish_oversized)
 async def test_a_command_over_the_default_limit_is_dead_lettered(runtime: Runtime) -> None:
     big = command("Huge", pad=MAX_MESSAGE_BYTES)
-    await publish_oversized(runtime, runtime.topics.commands, big, b"t1:huge", {"trace": "abc"})
-    await publish_raw(runtime, runtime.topics.commands, command("Small"), b"t1:small", {})
+    await publish_oversized(
+        runtime, runtime.parts.topics.commands, big, b"t1:huge", {"trace": "abc"}
+    )
+    await publish_raw(runtime, runtime.parts.topics.commands, command("Small"), b"t1:small", {})
 
-    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)
     assert dead["key"] == "t1:huge"
     headers = dead["headers"]
     assert headers["x-dlq-reason"] == "too_large"
     assert str(len(big)) in headers["x-dlq-error"]
     assert headers["x-dlq-original-size"] == str(len(big))
     assert headers["x-dlq-truncated"] == "true"
-    assert headers["x-dlq-original-topic"] == runtime.topics.commands
+    assert headers["x-dlq-original-topic"] == runtime.parts.topics.commands
     assert headers["trace"] == "abc"  # the original headers travel with it
-    journal = CommandJournal(runtime.store.db)
+    journal = CommandJournal(runtime.parts.store.db)
     huge = await journal.find("t1", "cmd-Huge")  # never decided: recorded as failed
     assert huge is not None
     assert huge["result"]["status"] == "failed"
@@ -95,7 +98,7 @@ async def test_the_limit_is_a_constructor_argument_checked_before_decoding(
 ) -> None:
     captured = Captured()
     consumer = CommandConsumer(
-        CommandProcessor(runtime.store.db), DeadLetters(captured), max_message_bytes=100
+        CommandProcessor(runtime.parts.store.db), DeadLetters(captured), max_message_bytes=100
     )
     not_json = b"\xff" * 101  # too large wins over undecodable: nothing tries to decode it
     outcome = await consumer.consume(RawMessage(value=not_json, key=b"k", topic="crm.commands"))
@@ -107,7 +110,7 @@ async def test_the_limit_is_a_constructor_argument_checked_before_decoding(
 
     at_limit = command("Fits")
     consumer = CommandConsumer(
-        CommandProcessor(runtime.store.db),
+        CommandProcessor(runtime.parts.store.db),
         DeadLetters(captured),
         max_message_bytes=len(at_limit),
     )
@@ -117,7 +120,7 @@ async def test_the_limit_is_a_constructor_argument_checked_before_decoding(
 async def test_a_too_large_dead_letter_carries_only_a_sample(runtime: Runtime) -> None:
     captured = Captured()
     consumer = CommandConsumer(
-        CommandProcessor(runtime.store.db), DeadLetters(captured), max_message_bytes=1000
+        CommandProcessor(runtime.parts.store.db), DeadLetters(captured), max_message_bytes=1000
     )
     big = command("Big", pad=3 * TOO_LARGE_SAMPLE_BYTES)
     assert await consumer.consume(RawMessage(value=big)) is Outcome.DEAD_LETTERED
@@ -139,18 +142,18 @@ async def test_an_integration_event_over_the_limit_is_dead_lettered(runtime: Run
     raw = json.dumps(event).encode()
     captured = Captured()
     small_limit = IntegrationEventConsumer(
-        runtime.store.db,
-        CommandProcessor(runtime.store.db),
+        runtime.parts.store.db,
+        CommandProcessor(runtime.parts.store.db),
         DeadLetters(captured),
         max_message_bytes=len(raw) - 1,
     )
-    message = RawMessage(value=raw, key=b"wecom", topic=runtime.topics.integration_events)
+    message = RawMessage(value=raw, key=b"wecom", topic=runtime.parts.topics.integration_events)
     assert await small_limit.consume(message) is Outcome.DEAD_LETTERED
     assert captured.sent[0][2]["x-dlq-reason"] == "too_large"
 
     # Through the runtime's own consumer (default limit): a 1 MiB+ event is refused too.
     huge = json.dumps({**event, "id": "ev-huge", "pad": "x" * MAX_MESSAGE_BYTES}).encode()
-    await publish_oversized(runtime, runtime.topics.integration_events, huge, b"wecom", {})
-    [dead] = await published(runtime, runtime.topics.commands_dlq)
+    await publish_oversized(runtime, runtime.parts.topics.integration_events, huge, b"wecom", {})
+    [dead] = await published(runtime, runtime.parts.topics.commands_dlq)
     assert dead["headers"]["x-dlq-reason"] == "too_large"
-    assert dead["headers"]["x-dlq-original-topic"] == runtime.topics.integration_events
+    assert dead["headers"]["x-dlq-original-topic"] == runtime.parts.topics.integration_events

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from handlers.pipeline import CommandProcessor
@@ -40,15 +41,15 @@ async def test_an_http_command_the_worker_dead_letters_ends_failed(services: Ser
             location = sent.headers["Location"]
             assert (await http.get(location, headers=headers)).json()["status"] == "pending"
 
-            settings = api.settings.model_copy(update={"max_message_bytes": LIMIT})
-            worker = Runtime(settings, role="worker", store=api.store)
+            settings = api.parts.settings.model_copy(update={"max_message_bytes": LIMIT})
+            worker = Runtime(bootstrap(settings, role="worker", store=api.parts.store))
             attach_probe(worker, probe)
             await worker.start()
             try:
                 await consuming(worker)
                 await processed(worker)
                 status = await http.get(location, headers=headers)
-                dead = await published(worker, worker.topics.commands_dlq)
+                dead = await published(worker, worker.parts.topics.commands_dlq)
             finally:
                 await worker.stop()
             assert status.status_code == 200, status.text
@@ -84,10 +85,10 @@ async def test_a_failed_command_stays_failed_when_delivered_again(services: Serv
     async with deployment(services) as ([runtime], probe):
         attach_probe(runtime, probe)
         bad = envelope("bad-1", {"name": ""})
-        await publish_raw(runtime, runtime.topics.commands, bad, None, {})
+        await publish_raw(runtime, runtime.parts.topics.commands, bad, None, {})
         await processed(runtime)
         await publish_raw(
-            runtime, runtime.topics.commands, envelope("bad-1", {"name": "Fixed"}), None, {}
+            runtime, runtime.parts.topics.commands, envelope("bad-1", {"name": "Fixed"}), None, {}
         )
         await processed(runtime)
         async with client_of(runtime) as http:
@@ -96,8 +97,8 @@ async def test_a_failed_command_stays_failed_when_delivered_again(services: Serv
         assert body["status"] == "failed", body
         assert body["error"]["details"] == "invalid_payload"
         assert body["error"]["kind"] == "invalid"
-        assert await runtime.store.db[CUSTOMERS].count_documents({}) == 0
-        dead = await published(runtime, runtime.topics.commands_dlq)
+        assert await runtime.parts.store.db[CUSTOMERS].count_documents({}) == 0
+        dead = await published(runtime, runtime.parts.topics.commands_dlq)
         assert [m["headers"]["x-dlq-reason"] for m in dead] == ["invalid_payload", "id_reused"]
 
 

@@ -27,9 +27,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 
+from crm.bootstrap import Role, bootstrap
 from crm.embedded_kafka import broker_binary, die_with_parent, free_port, tansu_command
 from crm.kafka_tuning import group_ids
-from crm.runtime import Role, Runtime
+from crm.runtime import Runtime
 from crm.settings import Settings
 from schemas.base import iso_now
 from storage.database import Store, open_store
@@ -315,7 +316,9 @@ class KafkaProbe:
 async def consuming(*runtimes: Runtime) -> None:
     """Until the group's consumers own every partition of their topics and know their
     positions (no message published from now on can be skipped by `latest`)."""
-    consumers = [subscriber.consumer for rt in runtimes for subscriber in rt.broker.subscribers]
+    consumers = [
+        subscriber.consumer for rt in runtimes for subscriber in rt.parts.broker.subscribers
+    ]
     if not consumers:
         return
     deadline = time.monotonic() + WAIT_S * 2
@@ -360,7 +363,7 @@ async def drop_database(services: Services, name: str) -> None:
 
 async def all_relayed(runtime: Runtime) -> None:
     """Until the outbox relay has published every applied command's events."""
-    journal = runtime.store.db[JOURNAL]
+    journal = runtime.parts.store.db[JOURNAL]
 
     async def done() -> bool:
         pending = {"published": False, "state": APPLIED}
@@ -411,7 +414,7 @@ async def deployment(
     store = shared_store(settings)
     try:
         for role in roles:
-            runtime = Runtime(settings, role=role, store=store)
+            runtime = Runtime(bootstrap(settings, role=role, store=store))
             runtimes.append(runtime)
             await runtime.start()
         await consuming(*runtimes)
@@ -460,7 +463,7 @@ async def die_abruptly(runtime: Runtime) -> None:
     if relay is not None:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
-    for subscriber in runtime.broker.subscribers:
+    for subscriber in runtime.parts.broker.subscribers:
         subscriber.running = False
         handling = list(subscriber.tasks)  # FastStream's consume loops, in-flight handler in
         for task in handling:

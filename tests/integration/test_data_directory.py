@@ -13,6 +13,7 @@ import bson
 import httpx
 import pytest
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.settings import Settings
 from crm.web import facade_context
@@ -28,7 +29,7 @@ WAIT_S = 30.0
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """`crm run`'s runtime (role `all`) with an HTTP client; stopped cleanly on exit."""
-    runtime = Runtime(settings)
+    runtime = Runtime(bootstrap(settings))
     await runtime.start()
     app = create_app(facade_context(runtime), readiness=runtime.readiness)
     try:
@@ -114,8 +115,8 @@ def counted(path: Path, collection: str) -> int | None:
 def test_no_data_directory_outside_crm_run_with_one(
     tmp_path: Path, settings: dict[str, Any], role: Any
 ) -> None:
-    runtime = Runtime(embedded_settings(**{"data_dir": tmp_path, **settings}), role=role)
-    assert runtime.data_directory is None
+    runtime = Runtime(bootstrap(embedded_settings(**{"data_dir": tmp_path, **settings}), role=role))
+    assert runtime.parts.data_directory is None
 
 
 def test_the_data_directory_setting(monkeypatch: pytest.MonkeyPatch) -> None:

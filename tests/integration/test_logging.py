@@ -161,7 +161,7 @@ async def test_worker_log_lines_name_the_command_and_mask_its_phone(
         "payload": {"name": {"phone": PHONE}, "phone": PHONE},
     }
     await publish_raw(
-        runtime, runtime.topics.commands, json.dumps(envelope).encode(), b"t-logs:x", {}
+        runtime, runtime.parts.topics.commands, json.dumps(envelope).encode(), b"t-logs:x", {}
     )
     await processed(runtime)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]

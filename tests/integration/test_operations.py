@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from crm.bootstrap import bootstrap
 from crm.logging_setup import JsonFormatter, Redactor
 from crm.runtime import Runtime
 from crm.web import build_app
@@ -34,7 +35,7 @@ async def test_ready_when_started_and_dependencies_answer(client: httpx.AsyncCli
 
 @pytest.mark.wire_only
 async def test_not_ready_before_start_and_after_stop() -> None:
-    runtime = Runtime(embedded_settings())
+    runtime = Runtime(bootstrap(embedded_settings()))
     app = build_app(runtime)  # no lifespan under httpx: the runtime is driven by hand
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -58,7 +59,7 @@ async def test_store_that_stops_answering_makes_ready_503(
     async def unreachable() -> bool:
         return False
 
-    monkeypatch.setattr(runtime.store, "ping", unreachable)
+    monkeypatch.setattr(runtime.parts.store, "ping", unreachable)
     app = build_app(runtime)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -113,7 +114,7 @@ async def test_internal_metrics_count_http_requests_and_kafka_messages(
     ) >= 1
     assert "no-such-customer" not in text
     # Kafka (FastStream's Prometheus middleware): the command was consumed and acked
-    commands = runtime.topics.commands
+    commands = runtime.parts.topics.commands
     assert (_sample(text, "faststream_received_messages_total", handler=commands) or 0) >= 1
     assert (
         _sample(

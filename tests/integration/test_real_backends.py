@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
+from crm.bootstrap import bootstrap
 from crm.runtime import Runtime
 from crm.web import facade_context
 from handlers.outbox import PUBLISHING_FIELDS
 from http_facade.app import create_app
-from http_facade.crm_v2.filters import (
+from http_facade.crm_routes.filters import (
     contact_query,
     contract_query,
     customer_query,
@@ -325,10 +326,14 @@ async def _populate(client: httpx.AsyncClient, runtime: Runtime) -> dict[str, st
         },
     }
     await publish_raw(
-        runtime, runtime.topics.integration_events, json.dumps(event).encode(), b"wecom:wx-9", {}
+        runtime,
+        runtime.parts.topics.integration_events,
+        json.dumps(event).encode(),
+        b"wecom:wx-9",
+        {},
     )
     await processed(runtime)
-    assert await runtime.store.db["parked_events"].count_documents({}) == 1
+    assert await runtime.parts.store.db["parked_events"].count_documents({}) == 1
     return {
         "customer": cid,
         "contact": contact["id"],
@@ -348,7 +353,7 @@ async def test_every_list_and_detail_query_is_served_by_an_index(
     queries = await _every_read(ids)
     assert len(queries) > 80
     for query in queries:
-        explained = await _explain(runtime.store.db, query)
+        explained = await _explain(runtime.parts.store.db, query)
         stages = _winning_stages(explained)
         assert stages, f"no plan for {query}: {explained}"
         assert "COLLSCAN" not in stages, f"collection scan for {query}: {stages}"
@@ -361,7 +366,7 @@ async def test_every_list_and_detail_query_is_served_by_an_index(
 async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
     runtime: Runtime,
 ) -> None:
-    db = runtime.store.db
+    db = runtime.parts.store.db
     expected = {name: await db[name].index_information() for name in index_plan()}
     await ensure_indexes(db)  # again: nothing changes
     assert {name: await db[name].index_information() for name in index_plan()} == expected
@@ -388,7 +393,7 @@ async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
 
 
 def shared(runtime: Runtime) -> Store | None:
-    return runtime.store if runtime.store.embedded else None
+    return runtime.parts.store if runtime.parts.store.embedded else None
 
 
 def _http(runtime: Runtime) -> httpx.AsyncClient:
@@ -400,7 +405,7 @@ async def test_facade_and_worker_share_only_kafka_and_mongodb(services: Services
     async with deployment(services, ("api", "worker")) as ([api, worker], probe):
         attach_probe(api, probe)
         attach_probe(worker, probe)
-        assert list(api.broker.subscribers) == []  # the facade consumes nothing
+        assert list(api.parts.broker.subscribers) == []  # the facade consumes nothing
         async with _http(api) as http:
             created = await http.post(
                 f"{CRM}/customers",
@@ -415,9 +420,9 @@ async def test_facade_and_worker_share_only_kafka_and_mongodb(services: Services
             assert detail.json()["phone"] == "138****0001"
             assert (await http.get("/ready")).status_code == 200
             # there are no /dev/topics routes: outside producers use Kafka itself
-            dev = await http.post(f"/dev/topics/{api.topics.commands}", json={"value": {}})
+            dev = await http.post(f"/dev/topics/{api.parts.topics.commands}", json={"value": {}})
             assert dev.status_code == 404
-        events = await published(worker, worker.topics.customer_events)
+        events = await published(worker, worker.parts.topics.customer_events)
         assert [e["value"]["type"] for e in events] == ["crm.customer.created"]
         assert events[0]["key"] == f"{TENANT}:{customer_id}"
 
@@ -431,7 +436,7 @@ async def test_workers_of_one_group_split_partitions_and_keep_each_customers_ord
     ):
         for worker in workers:
             attach_probe(worker, probe)
-            owned = {tp for s in worker.broker.subscribers for tp in s.consumer.assignment()}
+            owned = {tp for s in worker.parts.broker.subscribers for tp in s.consumer.assignment()}
             assert owned, "each worker of the group owns partitions"
         async with _http(api) as http:
             customer_ids = []
@@ -452,7 +457,7 @@ async def test_workers_of_one_group_split_partitions_and_keep_each_customers_ord
                     assert response.status_code == 201, response.text
 
             await asyncio.gather(*(interactions(c) for c in customer_ids))
-        events = await published(workers[0], workers[0].topics.customer_events)
+        events = await published(workers[0], workers[0].parts.topics.customer_events)
         first: dict[str, dict[str, Any]] = {}
         for message in events:  # two relays may both publish an event: duplicates allowed
             first.setdefault(message["value"]["id"], message)
@@ -480,8 +485,10 @@ async def test_worker_stopped_mid_backlog_loses_nothing_and_applies_nothing_twic
                 "payload": {"name": f"Backlog {index}"},
             }
             key = f"{TENANT}:{created_customer_id(TENANT, envelope['commandId'])}".encode()
-            await publish_raw(first, first.topics.commands, json.dumps(envelope).encode(), key, {})
-        journal = first.store.db[JOURNAL]
+            await publish_raw(
+                first, first.parts.topics.commands, json.dumps(envelope).encode(), key, {}
+            )
+        journal = first.parts.store.db[JOURNAL]
         deadline = time.monotonic() + 30
         while await journal.count_documents({}) < 10:
             assert time.monotonic() < deadline, "the first worker never got going"
@@ -489,19 +496,19 @@ async def test_worker_stopped_mid_backlog_loses_nothing_and_applies_nothing_twic
         await first.stop()  # SIGTERM's path: in-flight finishes and commits, clients close
 
         # the same database: on the in-memory store, the same store object
-        second = Runtime(first.settings, role="worker", store=shared(first))
+        second = Runtime(bootstrap(first.parts.settings, role="worker", store=shared(first)))
         await second.start()
         try:
             attach_probe(second, probe)
             await consuming(second)
             await processed(second)
-            db = second.store.db
+            db = second.parts.store.db
             assert await db[JOURNAL].count_documents({}) == total
             assert await db[CUSTOMERS].count_documents({}) == total
             statuses = await db[JOURNAL].distinct("result.status")
             assert statuses == ["succeeded"]
-            events = await published(second, second.topics.customer_events)
+            events = await published(second, second.parts.topics.customer_events)
             assert len({e["value"]["id"] for e in events}) == total  # each once at least
-            assert await published(second, second.topics.commands_dlq) == []
+            assert await published(second, second.parts.topics.commands_dlq) == []
         finally:
             await second.stop()

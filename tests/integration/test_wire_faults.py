@@ -21,6 +21,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
+from crm.bootstrap import bootstrap
+from crm.publisher import KafkaPublisher
 from crm.runtime import Runtime
 from handlers import registry
 from handlers.command_consumer import Outcome
@@ -104,7 +106,7 @@ def customer_stream(prefix: str, customers: int, updates: int, interactions: int
 async def send(runtime: Runtime, commands: list[Command]) -> None:
     for cmd in commands:
         value = json.dumps(cmd.envelope).encode()
-        await publish_raw(runtime, runtime.topics.commands, value, cmd.key, {})
+        await publish_raw(runtime, runtime.parts.topics.commands, value, cmd.key, {})
 
 
 async def assert_each_command_had_one_effect(db: Database, commands: list[Command]) -> None:
@@ -159,7 +161,7 @@ async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> Non
 def owned(runtime: Runtime, topic: str) -> set[int]:
     return {
         tp.partition
-        for subscriber in runtime.broker.subscribers
+        for subscriber in runtime.parts.broker.subscribers
         if subscriber.consumer is not None
         for tp in subscriber.consumer.assignment()
         if tp.topic == topic
@@ -176,14 +178,14 @@ async def test_worker_dying_abruptly_is_replaced_and_each_command_has_one_effect
     """`after_commit_before_apply`: the victim dies with a decision in the journal, not
     applied (the survivor applies the stored decision); `after_apply_before_ack`: with a
     command fully applied, its offset not committed (the survivor gets it again)."""
-    monkeypatch.setattr("crm.runtime.RELAY_LEASE_TTL_S", 3.0)  # the survivor's relay takes over
+    monkeypatch.setattr("crm.bootstrap.RELAY_LEASE_TTL_S", 3.0)  # the survivor's relay takes over
     commands = customer_stream("death", customers=6, updates=3, interactions=3)
     async with deployment(services, ("worker", "worker"), partitions=2) as (
         [victim, survivor],
         probe,
     ):
         attach_probe(survivor, probe)
-        topic = victim.topics.commands
+        topic = victim.parts.topics.commands
         assert owned(victim, topic) and owned(survivor, topic)  # one partition each
         dying = asyncio.Event()
 
@@ -195,16 +197,16 @@ async def test_worker_dying_abruptly_is_replaced_and_each_command_has_one_effect
         # Between the journal commit and the apply there is no public seam: the processor's
         # own step is wrapped.
         if dies == "after_commit_before_apply":
-            apply = victim.processor._apply
+            apply = victim.parts.processor._apply
 
             async def apply_or_die(entry: dict[str, Any]) -> Any:
                 if entry["type"] == "customer.add_interaction":
                     await die()
                 return await apply(entry)
 
-            monkeypatch.setattr(victim.processor, "_apply", apply_or_die)
+            monkeypatch.setattr(victim.parts.processor, "_apply", apply_or_die)
         else:
-            consume = victim.consumer.consume
+            consume = victim.parts.consumer.consume
 
             async def consume_then_die(message: RawMessage) -> Outcome:
                 outcome = await consume(message)
@@ -212,7 +214,7 @@ async def test_worker_dying_abruptly_is_replaced_and_each_command_has_one_effect
                     await die()
                 return outcome
 
-            monkeypatch.setattr(victim.consumer, "consume", consume_then_die)
+            monkeypatch.setattr(victim.parts.consumer, "consume", consume_then_die)
         await send(survivor, commands)
         customers_on = await partitions_of(probe, topic, commands)
         assert set(customers_on.values()) == {0, 1}, "each worker has customers to handle"
@@ -222,10 +224,10 @@ async def test_worker_dying_abruptly_is_replaced_and_each_command_has_one_effect
         await consuming(survivor)  # it owns every partition now
         assert owned(survivor, topic) == {0, 1}
         await processed(survivor)
-        await assert_each_command_had_one_effect(survivor.store.db, commands)
-        events = await published(survivor, survivor.topics.customer_events)
+        await assert_each_command_had_one_effect(survivor.parts.store.db, commands)
+        events = await published(survivor, survivor.parts.topics.customer_events)
         assert_every_change_published_in_order(events, commands)
-        assert await published(survivor, survivor.topics.commands_dlq) == []
+        assert await published(survivor, survivor.parts.topics.commands_dlq) == []
 
 
 # -- 2. a rebalance while a command is in flight --------------------------------------------
@@ -296,7 +298,13 @@ async def test_rebalance_while_a_command_is_in_flight_commits_nothing_past_it(
     async with deployment(services, ("worker",), partitions=2) as ([first], probe):
         attach_probe(first, probe)
         # joins later; on MongoDB with a client of its own, as a separate process would
-        second = Runtime(first.settings, "worker", first.store if first.store.embedded else None)
+        second = Runtime(
+            bootstrap(
+                first.parts.settings,
+                "worker",
+                first.parts.store if first.parts.store.embedded else None,
+            )
+        )
         try:
             await rebalance_with_a_command_in_flight(services, first, second, probe, slow)
         finally:
@@ -308,7 +316,7 @@ async def rebalance_with_a_command_in_flight(
     services: Services, first: Runtime, second: Runtime, probe: KafkaProbe, slow: SlowCommand
 ) -> None:
     creates = customer_stream("rebalance", customers=8, updates=0, interactions=0)
-    topic = first.topics.commands
+    topic = first.parts.topics.commands
     await send(first, creates)
     await processed(first)
     partition = await partitions_of(probe, topic, creates)
@@ -332,7 +340,7 @@ async def rebalance_with_a_command_in_flight(
     ]
     in_flight = TopicPartition(topic, slow_partition)
     other = TopicPartition(topic, 1 - slow_partition)
-    async with GroupOffsets(services.kafka_url, first.settings.consumer_group) as offsets:
+    async with GroupOffsets(services.kafka_url, first.parts.settings.consumer_group) as offsets:
         seen = [await offsets.committed(in_flight)]
 
         async def watch() -> None:
@@ -354,7 +362,7 @@ async def rebalance_with_a_command_in_flight(
                 return slow.deliveries == 2 or await offsets.committed(other) >= other_end
 
             await eventually(group_got_on, "the group to get on with what it can")
-            assert await first.store.db[JOURNAL].find_one(journal_id(TENANT, slow.id)) is None
+            assert await first.parts.store.db[JOURNAL].find_one(journal_id(TENANT, slow.id)) is None
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -366,8 +374,8 @@ async def rebalance_with_a_command_in_flight(
         await processed(first)
         assert await offsets.committed(in_flight) > slow_offset
     sent = [*creates, slow_command, *after]
-    await assert_each_command_had_one_effect(first.store.db, sent)
-    events = await published(first, first.topics.customer_events)
+    await assert_each_command_had_one_effect(first.parts.store.db, sent)
+    events = await published(first, first.parts.topics.customer_events)
     assert_every_change_published_in_order(events, sent)
 
 
@@ -381,24 +389,24 @@ async def test_relay_outage_loses_no_event_and_keeps_each_customers_order(
     again: duplicates); commands keep being applied meanwhile."""
     recovered = asyncio.Event()
     attempts = {"failed": 0, "sent": 0}
-    publish_event = Runtime.publish_event
+    publish_event = KafkaPublisher.publish_event
 
-    async def flaky_publish(self: Runtime, event: dict[str, Any], key: bytes) -> None:
+    async def flaky_publish(self: KafkaPublisher, event: dict[str, Any], key: bytes) -> None:
         if not recovered.is_set() and (attempts["failed"] + attempts["sent"]) % 2:
             attempts["failed"] += 1
             raise KafkaTimeoutError("the broker did not acknowledge in time")
         attempts["sent"] += 1
         await publish_event(self, event, key)
 
-    monkeypatch.setattr(Runtime, "publish_event", flaky_publish)  # the relay's publish
+    monkeypatch.setattr(KafkaPublisher, "publish_event", flaky_publish)  # the relay's publish
     commands = customer_stream("outage", customers=4, updates=3, interactions=3)
     async with deployment(services, ("worker",), partitions=2) as ([worker], probe):
         attach_probe(worker, probe)
         await send(worker, commands)
         await processed(worker)  # every command applied during the outage
-        await assert_each_command_had_one_effect(worker.store.db, commands)
+        await assert_each_command_had_one_effect(worker.parts.store.db, commands)
         failed_so_far = attempts["failed"]
-        journal = worker.store.db[JOURNAL]
+        journal = worker.parts.store.db[JOURNAL]
 
         async def outage_met_every_command() -> bool:
             """The relay failed again since all were applied (or claims it has nothing left)."""
@@ -410,6 +418,6 @@ async def test_relay_outage_loses_no_event_and_keeps_each_customers_order(
         await eventually(outage_met_every_command, "the relay to fail on the applied commands")
         assert attempts["failed"] > 0
         recovered.set()
-        events = await published(worker, worker.topics.customer_events)
+        events = await published(worker, worker.parts.topics.customer_events)
         assert_every_change_published_in_order(events, commands)
         assert len(events) > len(commands)  # batches that failed part-way went out again

@@ -358,7 +358,7 @@ def key_of(envelope: dict[str, Any]) -> bytes:
 async def deliver(runtime: Runtime, envelopes: list[dict[str, Any]]) -> None:
     for envelope in envelopes:
         value = json.dumps(envelope).encode()
-        await publish_raw(runtime, runtime.topics.commands, value, key_of(envelope), {})
+        await publish_raw(runtime, runtime.parts.topics.commands, value, key_of(envelope), {})
 
 
 def timeless(value: Any) -> Any:
@@ -376,7 +376,7 @@ def timeless(value: Any) -> Any:
 
 
 async def end_state(runtime: Runtime) -> dict[str, Any]:
-    db = runtime.store.db
+    db = runtime.parts.store.db
     state: dict[str, Any] = {}
     for name in ENTITY_COLLECTIONS:
         docs = await db[name].find({}).to_list()
@@ -391,7 +391,7 @@ async def change_events(runtime: Runtime) -> dict[str, dict[str, Any]]:
     checking that each customer's events went out as sequence 1..n."""
     by_id: dict[str, dict[str, Any]] = {}
     sequences: dict[str, list[int]] = defaultdict(list)
-    for message in await published(runtime, runtime.topics.customer_events):
+    for message in await published(runtime, runtime.parts.topics.customer_events):
         event = message["value"]
         if event["id"] in by_id:
             continue
@@ -403,7 +403,7 @@ async def change_events(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 async def dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
-    return await published(runtime, runtime.topics.commands_dlq)
+    return await published(runtime, runtime.parts.topics.commands_dlq)
 
 
 # --- the property -----------------------------------------------------------------------

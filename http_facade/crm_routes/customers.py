@@ -1,7 +1,7 @@
-"""API B customers: list, detail, create, update, soft delete, import and export.
+"""CRM API customers: list, detail, create, update, soft delete, import and export.
 
-The customers are the same documents API A serves. Reads come straight from the store;
-writes are `customer.*` commands (`http_facade.writes.send_command`).
+The customers are the same documents the customer profile API serves. Reads come straight
+from the store; writes are `customer.*` commands (`http_facade.writes.send_command`).
 """
 
 from typing import Any
@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
-from http_facade.crm_v2.common import ExportPage, Page, Paging, PathId, RequestId, XUserId
-from http_facade.crm_v2.filters import CustomerQuery, ListQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import ExportPage, Page, Paging, PathId, RequestId, XUserId
+from http_facade.crm_routes.filters import CustomerQuery, ListQuery
+from http_facade.errors import not_found
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
@@ -23,11 +23,11 @@ from schemas.crm_customers import (
     UpdateCustomerRequest,
 )
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.views import CustomerPage, CustomerRead, Deleted, ImportResult
 from storage.customers import CustomerRepository, customer_view
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 CustomerId = PathId
 
@@ -104,11 +104,7 @@ async def export_customers(
 async def get_customer(customer_id: CustomerId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await CustomerRepository(ctx.db).get(principal.tenant_id, customer_id)
     if doc is None:
-        raise ApiError(
-            ErrorKind.NOT_FOUND,
-            ErrorCode.CUSTOMER_NOT_FOUND.value,
-            f"customer {customer_id} not found",
-        )
+        raise not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", customer_id)
     return JSONResponse(masked(customer_view(doc), principal.sees_pii))
 
 

@@ -1,4 +1,4 @@
-"""API B reports and monitoring: sales funnel, business metrics, health."""
+"""CRM API reports and monitoring: sales funnel, business metrics, health."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -8,7 +8,7 @@ from http_facade.openapi_docs import API_B_ERRORS
 from schemas.views import BusinessMetrics, Funnel
 from storage import reports
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 _FUNNEL_EXAMPLE = {
     "stages": [

@@ -1,23 +1,23 @@
-"""API B payments (回款): list, record."""
+"""CRM API payments (回款): list, record."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, RequestId
-from http_facade.crm_v2.filters import PaymentQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import Page, RequestId
+from http_facade.crm_routes.filters import PaymentQuery
+from http_facade.errors import not_found
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.payments import CreatePaymentRequest
 from schemas.views import PaymentPage, PaymentRead
 from storage.contracts import ContractRepository
 from storage.documents import public
 from storage.payments import PaymentRepository
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 
 @router.get(
@@ -54,11 +54,7 @@ async def create_payment(
     # time, which keeps the "never beyond the contract amount" check race-free.
     contract = await ContractRepository(ctx.db).get(principal.tenant_id, body.contract_id)
     if contract is None:
-        raise ApiError(
-            ErrorKind.NOT_FOUND,
-            ErrorCode.CONTRACT_NOT_FOUND.value,
-            f"contract {body.contract_id} not found",
-        )
+        raise not_found(ErrorCode.CONTRACT_NOT_FOUND, "contract", body.contract_id)
     result = await send_command(
         request,
         ctx,

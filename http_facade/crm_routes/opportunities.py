@@ -1,37 +1,29 @@
-"""API B opportunities: list, detail, create, update, delete."""
+"""CRM API opportunities: list, detail, create, update, delete."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, PathId, RequestId, XUserId
-from http_facade.crm_v2.filters import OpportunityQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import Page, PathId, RequestId, XUserId
+from http_facade.crm_routes.filters import OpportunityQuery
+from http_facade.errors import not_found
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.opportunities import CreateOpportunityRequest, UpdateOpportunityRequest
 from schemas.views import Deleted, OpportunityPage, OpportunityRead
 from storage.documents import public
 from storage.opportunities import OpportunityRepository
 
-router = APIRouter(tags=["API B — CRM v2"])
-
-
-def opportunity_not_found(opportunity_id: str) -> ApiError:
-    return ApiError(
-        ErrorKind.NOT_FOUND,
-        ErrorCode.OPPORTUNITY_NOT_FOUND.value,
-        f"opportunity {opportunity_id} not found",
-    )
+router = APIRouter(tags=["CRM API"])
 
 
 async def _owning_customer(ctx: Ctx, tenant_id: str, opportunity_id: str) -> str:
     """The customer keying the command (404 for an id this tenant never had)."""
     customer_id = await OpportunityRepository(ctx.db).customer_of(tenant_id, opportunity_id)
     if customer_id is None:
-        raise opportunity_not_found(opportunity_id)
+        raise not_found(ErrorCode.OPPORTUNITY_NOT_FOUND, "opportunity", opportunity_id)
     return customer_id
 
 
@@ -60,7 +52,7 @@ async def list_opportunities(
 async def get_opportunity(opportunity_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await OpportunityRepository(ctx.db).get(principal.tenant_id, opportunity_id)
     if doc is None:
-        raise opportunity_not_found(opportunity_id)
+        raise not_found(ErrorCode.OPPORTUNITY_NOT_FOUND, "opportunity", opportunity_id)
     return JSONResponse(public(doc))
 
 

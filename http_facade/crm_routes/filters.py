@@ -1,4 +1,4 @@
-"""API B list filters and `sort`: each list's query parameters as stored-field conditions.
+"""CRM API list filters and `sort`: each list's query parameters as stored-field conditions.
 
 Every filter is ANDed with the others; an absent (or blank) one does not narrow. A bad
 value (an unknown `stage`, a malformed timestamp, a range whose start is after its end,
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from http_facade.crm_v2.common import MAX_ID, XUserId, invalid
+from http_facade.crm_routes.common import MAX_ID, XUserId, invalid
 from schemas.base import MAX_YEAR, MIN_YEAR, iso
 from schemas.contracts import ContractStatus
 from schemas.follow_ups import FollowUpMethod

@@ -1,22 +1,22 @@
-"""API B contracts: list, detail, create."""
+"""CRM API contracts: list, detail, create."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, PathId, RequestId
-from http_facade.crm_v2.filters import ContractQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import Page, PathId, RequestId
+from http_facade.crm_routes.filters import ContractQuery
+from http_facade.errors import not_found
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
 from schemas.contracts import CreateContractRequest
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.views import ContractPage, ContractRead
 from storage.contracts import ContractRepository
 from storage.documents import public
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 
 @router.get(
@@ -44,11 +44,7 @@ async def list_contracts(
 async def get_contract(contract_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await ContractRepository(ctx.db).get(principal.tenant_id, contract_id)
     if doc is None:
-        raise ApiError(
-            ErrorKind.NOT_FOUND,
-            ErrorCode.CONTRACT_NOT_FOUND.value,
-            f"contract {contract_id} not found",
-        )
+        raise not_found(ErrorCode.CONTRACT_NOT_FOUND, "contract", contract_id)
     return JSONResponse(public(doc))
 
 

@@ -1,8 +1,8 @@
-"""API B — the commercial CRM v2 routes, mounted at `/api/v1/crm` and at the root."""
+"""CRM API — the commercial CRM v2 routes, mounted at `/api/v1/crm` and at the root."""
 
 from fastapi import APIRouter
 
-from http_facade.crm_v2 import (
+from http_facade.crm_routes import (
     contacts,
     contracts,
     customers,

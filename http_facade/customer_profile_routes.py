@@ -1,4 +1,4 @@
-"""API A — customer profile (`/api/v1/api/customers`), paths exactly as the seed."""
+"""Customer profile API (`/api/v1/api/customers`), paths exactly as the seed."""
 
 from typing import Annotated, Any
 
@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
-from http_facade.errors import ApiError
+from http_facade.errors import not_found
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_A_ERRORS, envelope_doc
 from http_facade.writes import send_command
@@ -23,7 +23,7 @@ from schemas.customer_profile import (
     UpdateCommitmentRequest,
 )
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.views import (
     BindingEnvelope,
     BindingListEnvelope,
@@ -38,7 +38,7 @@ from storage.customers import CustomerRepository, customer_view
 from storage.database import Document
 from storage.documents import public
 
-router = APIRouter(prefix="/api/v1/api/customers", tags=["API A — customer profile"])
+router = APIRouter(prefix="/api/v1/api/customers", tags=["Customer profile API"])
 MAX_INTERACTIONS = 500
 # A path id is validated (and trimmed) as the command payloads' ids are: one the worker
 # would refuse (too long, blank) is a 400 here, never a command it has to dead-letter.
@@ -52,11 +52,7 @@ def ok(data: Any, status_code: int = 200) -> JSONResponse:
 async def _customer_or_404(ctx: Ctx, tenant_id: str, customer_id: str) -> Document:
     doc = await CustomerRepository(ctx.db).get(tenant_id, customer_id)
     if doc is None:
-        raise ApiError(
-            ErrorKind.NOT_FOUND,
-            ErrorCode.CUSTOMER_NOT_FOUND.value,
-            f"customer {customer_id} not found",
-        )
+        raise not_found(ErrorCode.CUSTOMER_NOT_FOUND, "customer", customer_id)
     return doc
 
 

@@ -1,4 +1,4 @@
-"""API B follow-up records: list, detail, create, update, delete."""
+"""CRM API follow-up records: list, detail, create, update, delete."""
 
 from typing import Annotated
 
@@ -6,19 +6,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from http_facade.context import CrmRead, CrmWrite, Ctx
-from http_facade.crm_v2.common import Page, PathId, RequestId
-from http_facade.crm_v2.filters import FollowUpQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import Page, PathId, RequestId
+from http_facade.crm_routes.filters import FollowUpQuery
+from http_facade.errors import not_found
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.follow_ups import CreateFollowUpRequest, UpdateFollowUpRequest
 from schemas.views import Deleted, FollowUpPage, FollowUpRead
 from storage.documents import public
 from storage.follow_ups import FollowUpRepository
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 OpportunityFilter = Annotated[
     str | None,
@@ -26,19 +26,11 @@ OpportunityFilter = Annotated[
 ]
 
 
-def follow_up_not_found(follow_up_id: str) -> ApiError:
-    return ApiError(
-        ErrorKind.NOT_FOUND,
-        ErrorCode.FOLLOW_UP_NOT_FOUND.value,
-        f"follow-up {follow_up_id} not found",
-    )
-
-
 async def _owning_customer(ctx: Ctx, tenant_id: str, follow_up_id: str) -> str:
     """The customer keying the command (404 for an id this tenant never had)."""
     customer_id = await FollowUpRepository(ctx.db).customer_of(tenant_id, follow_up_id)
     if customer_id is None:
-        raise follow_up_not_found(follow_up_id)
+        raise not_found(ErrorCode.FOLLOW_UP_NOT_FOUND, "follow-up", follow_up_id)
     return customer_id
 
 
@@ -70,7 +62,7 @@ async def list_follow_ups(
 async def get_follow_up(follow_up_id: PathId, ctx: Ctx, principal: CrmRead) -> JSONResponse:
     doc = await FollowUpRepository(ctx.db).get(principal.tenant_id, follow_up_id)
     if doc is None:
-        raise follow_up_not_found(follow_up_id)
+        raise not_found(ErrorCode.FOLLOW_UP_NOT_FOUND, "follow-up", follow_up_id)
     return JSONResponse(public(doc))
 
 

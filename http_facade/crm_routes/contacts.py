@@ -1,4 +1,4 @@
-"""API B contacts: list (optionally of one customer), detail, create, update, soft delete.
+"""CRM API contacts: list (optionally of one customer), detail, create, update, soft delete.
 
 Writes are `contact.*` commands keyed by the contact's customer, so one customer's contact
 commands stay ordered (the one-primary-contact rule relies on it).
@@ -9,30 +9,24 @@ from fastapi.responses import JSONResponse
 
 from http_facade.auth import Principal
 from http_facade.context import Ctx, CustomersRead, CustomersWrite
-from http_facade.crm_v2.common import Page, PathId, RequestId
-from http_facade.crm_v2.filters import ContactQuery
-from http_facade.errors import ApiError
+from http_facade.crm_routes.common import Page, PathId, RequestId
+from http_facade.crm_routes.filters import ContactQuery
+from http_facade.errors import not_found
 from http_facade.masking import masked
 from http_facade.openapi_docs import API_B_ERRORS
 from http_facade.writes import send_command
 from schemas.contacts import CreateContactRequest, UpdateContactRequest
 from schemas.envelope import CommandType
-from schemas.errors import ErrorCode, ErrorKind
+from schemas.errors import ErrorCode
 from schemas.views import ContactPage, ContactRead, Deleted
 from storage.contacts import ContactRepository
 from storage.database import Document
 from storage.documents import public
 
-router = APIRouter(tags=["API B — CRM v2"])
+router = APIRouter(tags=["CRM API"])
 
 ContactId = PathId
 PAGE_DOC = '`{"items", "total", "page", "pageSize"}`, newest first'
-
-
-def _not_found(contact_id: str) -> ApiError:
-    return ApiError(
-        ErrorKind.NOT_FOUND, ErrorCode.CONTACT_NOT_FOUND.value, f"contact {contact_id} not found"
-    )
 
 
 async def _owning_customer(
@@ -47,7 +41,7 @@ async def _owning_customer(
     if doc is not None:
         return str(doc["customerId"])
     if await ctx.commands.status(principal.tenant_id, request.state.request_id) is None:
-        raise _not_found(contact_id)
+        raise not_found(ErrorCode.CONTACT_NOT_FOUND, "contact", contact_id)
     return None
 
 
@@ -80,7 +74,7 @@ def _view(doc: Document, principal: Principal) -> dict[str, object]:
 async def get_contact(contact_id: ContactId, ctx: Ctx, principal: CustomersRead) -> JSONResponse:
     doc = await ContactRepository(ctx.db).get(principal.tenant_id, contact_id)
     if doc is None:
-        raise _not_found(contact_id)
+        raise not_found(ErrorCode.CONTACT_NOT_FOUND, "contact", contact_id)
     return JSONResponse(_view(doc, principal))
 
 

@@ -1,4 +1,4 @@
-"""API B conventions shared by its routes: required X-Request-ID, paging (and no unknown
+"""CRM API conventions shared by its routes: required X-Request-ID, paging (and no unknown
 query parameter on a paged list), X-User-Id."""
 
 from typing import Annotated, Any
