@@ -30,6 +30,7 @@ from handlers.integration_events import IntegrationEventConsumer
 from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
 from handlers.outbox import EventPii
+from handlers.parked_release import ParkedEventRelease
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
 from handlers.subscribers import register_command_subscriber, register_integration_subscriber
@@ -133,7 +134,7 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
         backoff_s=settings.retry_backoff_s,
         on_processed=relay.kick,
         locks=locks,
-        after_command=integration.after_command,  # releases parked events
+        parked_release=ParkedEventRelease(store.db, integration),
         origin_key=_origin_key(settings),
     )
     commands_group, integration_group = group_ids(settings)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
@@ -35,9 +35,19 @@ log = logging.getLogger("crm.worker")
 T = TypeVar("T")
 MAX_MESSAGE_BYTES = 1024 * 1024  # default bound of a consumed message's value
 RESERVED_COMMAND_ID = f"commandId: the prefix {INTEGRATION_COMMAND_PREFIX} is reserved"
-# Called after a command was processed (also on a redelivery that found it done), outside
-# the key's lock; a transient store error it raises leaves the command for redelivery.
-AfterCommand = Callable[[CommandEnvelope, CommandResult], Awaitable[None]]
+
+
+class ReleasesParkedEvents(Protocol):
+    """The step after a command: `handlers/parked_release.py` (which imports this module).
+
+    Called after a command was processed (also on a redelivery that found it done), outside
+    the key's lock; a transient store error it raises leaves the command for redelivery."""
+
+    async def release_unblocked_by(
+        self, envelope: CommandEnvelope, result: CommandResult
+    ) -> None: ...
+
+
 # Called with (message, reason, error) before a message is dead-lettered; what it raises
 # (a transient store error) leaves the message for redelivery instead.
 BeforeDeadLetter = Callable[[RawMessage, str, str], Awaitable[None]]
@@ -176,7 +186,7 @@ class CommandConsumer:
         backoff_s: float = 0.05,
         on_processed: Callable[[], None] | None = None,
         locks: KeyedLock | None = None,
-        after_command: AfterCommand | None = None,
+        parked_release: ReleasesParkedEvents | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         origin_key: bytes | None = None,
     ) -> None:
@@ -187,7 +197,7 @@ class CommandConsumer:
         self._backoff_s = backoff_s
         self._on_processed = on_processed
         self._locks = locks or KeyedLock()
-        self._after_command = after_command
+        self._parked_release = parked_release
         self._max_message_bytes = max_message_bytes
 
     async def consume(self, message: RawMessage) -> Outcome:
@@ -221,5 +231,7 @@ class CommandConsumer:
                 backoff_s=self._backoff_s,
                 what=f"command {envelope.command_id}",
             )
-        if self._after_command is not None:
-            await self._after_command(envelope, result)
+        # The explicit last step: release the parked integration events this command
+        # unblocks (a binding, a customer's phone or email).
+        if self._parked_release is not None:
+            await self._parked_release.release_unblocked_by(envelope, result)

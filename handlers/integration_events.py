@@ -86,7 +86,6 @@ from storage.journal import CommandJournal
 from storage.parked_events import (
     ParkedEventRepository,
     contact_keys,
-    contact_keys_of,
     customers_matching,
 )
 
@@ -98,14 +97,6 @@ COMMAND_OF_EVENT = {
     IntegrationEventType.PROFILE_METRICS: CommandType.CUSTOMER_REFRESH_PROFILE,
     IntegrationEventType.INTERACTION_RECORDED: CommandType.CUSTOMER_ADD_INTERACTION,
 }
-RELEASING_COMMANDS = frozenset(
-    {
-        CommandType.CUSTOMER_BIND_EXTERNAL,
-        CommandType.CUSTOMER_CREATE,
-        CommandType.CUSTOMER_UPDATE,
-        CommandType.CUSTOMER_IMPORT,
-    }
-)
 MAX_REFRESH_SOURCE = 64  # the refresh endpoint's `source` bound
 RELEASE_BATCH = 100
 CE_HEADER_PREFIX = "ce_"
@@ -154,7 +145,7 @@ class IntegrationEvent:
         identity = self.identity
         if identity is None:
             return None
-        return _identity_key(self.tenant_id, identity)
+        return identity_key(self.tenant_id, identity)
 
 
 def _structured(message: RawMessage) -> Any:
@@ -314,46 +305,6 @@ class IntegrationEventConsumer:
         if result is not None:
             await self._after_event(event, result)
         return result
-
-    async def after_command(self, envelope: CommandEnvelope, result: CommandResult) -> None:
-        """The worker's hook after a command: release what a binding or a customer unblocks.
-
-        A failure is logged and leaves the events parked (the command's own result stands),
-        except a transient store error, which propagates: the command is redelivered and
-        its release retried.
-        """
-        if result.status is not CommandStatus.SUCCEEDED or envelope.type not in RELEASING_COMMANDS:
-            return
-        try:
-            await self._release_after(envelope, result)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.exception("releasing parked events after %s failed", envelope.command_id)
-
-    async def _release_after(self, envelope: CommandEnvelope, result: CommandResult) -> None:
-        tenant_id = envelope.tenant_id
-        if not await self._parked.any_in(tenant_id):
-            return
-        if envelope.type is CommandType.CUSTOMER_BIND_EXTERNAL and isinstance(result.data, dict):
-            await self.release_identities(tenant_id, [_identity_key(tenant_id, result.data)])
-        elif envelope.type in (CommandType.CUSTOMER_CREATE, CommandType.CUSTOMER_UPDATE):
-            data = result.data if isinstance(result.data, dict) else {}
-            # An updated customer's id existed before: no event can be waiting for it.
-            new_id = result.entity_id if envelope.type is CommandType.CUSTOMER_CREATE else None
-            await self.release_for_customers(
-                tenant_id,
-                [new_id] if new_id else [],
-                contact_keys(data.get("phone"), data.get("email")),
-            )
-        elif envelope.type is CommandType.CUSTOMER_IMPORT and isinstance(result.data, dict):
-            created = [
-                item["id"]
-                for item in result.data.get("items", [])
-                if item.get("status") == "created" and item.get("id")
-            ]
-            keys = await contact_keys_of(self._db, tenant_id, created)
-            await self.release_for_customers(tenant_id, created, keys)
 
     async def release_identities(self, tenant_id: str, identity_keys: list[str]) -> int:
         """Apply the events parked for these identities, oldest first; how many were."""
@@ -530,7 +481,7 @@ class IntegrationEventConsumer:
         }
 
 
-def _identity_key(tenant_id: str, identity: dict[str, Any]) -> str:
+def identity_key(tenant_id: str, identity: dict[str, Any]) -> str:
     """The binding key of an identity given in camelCase."""
     return binding_key(
         tenant_id, identity["systemType"], identity["systemName"], identity["externalId"]

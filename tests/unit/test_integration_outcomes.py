@@ -10,6 +10,7 @@ from typing import Any
 from handlers.command_consumer import Outcome
 from handlers.dead_letters import DeadLetters, RawMessage
 from handlers.integration_events import IntegrationEventConsumer
+from handlers.parked_release import ParkedEventRelease
 from handlers.pipeline import CommandProcessor
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
 from schemas.ids import created_customer_id
@@ -35,6 +36,7 @@ class Worker:
         self.events = IntegrationEventConsumer(
             db, self.processor, DeadLetters(self._dead_letter), retries=0, backoff_s=0.0
         )
+        self.release = ParkedEventRelease(db, self.events)
 
     async def _dead_letter(self, value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
         self.dead.append((value, headers))
@@ -42,7 +44,7 @@ class Worker:
     async def command(self, command_type: CommandType, **payload: Any) -> CommandResult:
         envelope = command_envelope(command_type, payload, tenant=TENANT)
         result = await self.processor.process(envelope)
-        await self.events.after_command(envelope, result)  # as the command consumer does
+        await self.release.release_unblocked_by(envelope, result)  # as the command consumer does
         return result
 
     async def customer(self, name: str) -> str:
@@ -143,7 +145,7 @@ async def test_a_released_event_whose_command_is_rejected_is_dead_lettered() -> 
         payload={"name": "Carol"},
     )
     result = await worker.processor.process(envelope)
-    await worker.events.after_command(envelope, result)  # releases: bind to Carol, 409
+    await worker.release.release_unblocked_by(envelope, result)  # bind to Carol: 409
     assert await worker.parked() == []
     [(value, headers)] = worker.dead
     assert json.loads(value)["data"]["customerId"] == carol
