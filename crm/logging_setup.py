@@ -17,12 +17,12 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from http_facade.middleware import request_log_context
+from schemas.ids import event_command_id
 from schemas.pii import mask_phone
 
 # Work context of the current message (worker side): commandId, tenantId, eventId, ...
@@ -134,9 +134,20 @@ class Redactor:
         return self(str(value))
 
 
+# Where the fields of the HTTP request being served come from: the facade's middleware
+# (`http_facade.middleware.request_log_context`), registered by the app factory
+# (`crm/web.py`), so that logging depends on no layer above it.
+_request_context: Callable[[], Mapping[str, str]] = dict
+
+
+def use_request_context(provider: Callable[[], Mapping[str, str]]) -> None:
+    global _request_context
+    _request_context = provider
+
+
 def log_context() -> dict[str, str]:
     """The context fields of the current task: the HTTP request's, then the message's."""
-    fields = dict(request_log_context())
+    fields = dict(_request_context())
     work = _WORK_CONTEXT.get()
     if work is not None:
         fields.update(work)
@@ -228,7 +239,6 @@ def configure_logging(
 
 def _message_context(body: bytes, headers: Mapping[str, Any]) -> dict[str, str | None]:
     """commandId / tenantId (and eventId for CloudEvents) of a consumed message, if any."""
-    from handlers.integration_events import event_command_id
 
     if "ce_id" in headers:  # a CloudEvent in binary content mode
         header_source, header_id = str(headers.get("ce_source", "")), str(headers["ce_id"])

@@ -6,10 +6,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from crm.asyncapi import build_asyncapi
+from crm.logging_setup import use_request_context
 from crm.runtime import Runtime
 from http_facade.app import create_app
 from http_facade.commands import CommandGateway
 from http_facade.context import FacadeContext
+from http_facade.middleware import request_log_context
 
 
 def facade_context(runtime: Runtime) -> FacadeContext:
@@ -38,6 +40,8 @@ def facade_context(runtime: Runtime) -> FacadeContext:
 def build_app(runtime: Runtime) -> FastAPI:
     """The app; starting it starts the runtime (broker, store indexes, relay) unless it
     was started before (the CLI does, to report connection attempts before serving)."""
+
+    use_request_context(request_log_context)  # log lines carry the request's id and tenant
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

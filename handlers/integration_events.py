@@ -45,7 +45,6 @@ original key and value; a transient store error leaves the event for redelivery.
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +65,7 @@ from handlers.pipeline import CommandProcessor
 from schemas.base import CamelModel, iso, iso_now
 from schemas.envelope import CommandEnvelope, CommandResult, CommandStatus, CommandType
 from schemas.events import integration_origin
-from schemas.ids import ID_NAMESPACE, INTEGRATION_COMMAND_PREFIX, partition_key
+from schemas.ids import event_command_id, partition_key
 from schemas.integration_events import (
     DATA_MODELS,
     CloudEvent,
@@ -102,12 +101,6 @@ RELEASE_BATCH = 100
 CE_HEADER_PREFIX = "ce_"
 # The dead-letter reason of an event whose command was rejected (its error in x-dlq-error).
 REJECTED = "rejected"
-
-
-def event_command_id(source: str, event_id: str) -> str:
-    """The command id of an event: deterministic in `(source, id)`, bounded, unambiguous."""
-    name = json.dumps([source, event_id], separators=(",", ":"))
-    return f"{INTEGRATION_COMMAND_PREFIX}{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
 @dataclass(frozen=True)

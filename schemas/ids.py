@@ -18,6 +18,7 @@ moved to its new key at start-up (`storage.key_migration`).
 """
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 
@@ -77,6 +78,12 @@ def command_keys(tenant_id: str, command_id: str) -> tuple[str, ...]:
 # client's command may take one, or the two would share a journal entry (an HTTP request
 # with a guessed `X-Request-ID` would suppress the event, or be answered with its result).
 INTEGRATION_COMMAND_PREFIX = "integration:"
+
+
+def event_command_id(source: str, event_id: str) -> str:
+    """The command id of an event: deterministic in `(source, id)`, bounded, unambiguous."""
+    name = json.dumps([source, event_id], separators=(",", ":"))
+    return f"{INTEGRATION_COMMAND_PREFIX}{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
 def reserved_command_id(command_id: str) -> bool:

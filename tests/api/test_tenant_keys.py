@@ -6,7 +6,7 @@ import json
 import httpx
 
 from crm.runtime import Runtime
-from handlers.integration_events import event_command_id
+from schemas.ids import event_command_id
 from tests.conftest import processed, published
 from tests.helpers import auth, publish_raw
 

@@ -11,8 +11,7 @@ from pymongo.errors import AutoReconnect
 from crm.runtime import Runtime
 from handlers.command_consumer import Outcome
 from handlers.dead_letters import RawMessage
-from handlers.integration_events import event_command_id
-from schemas.ids import created_customer_id
+from schemas.ids import created_customer_id, event_command_id
 from storage.parked_events import PARKED_EVENTS
 from tests.conftest import processed, published
 from tests.helpers import auth, publish_raw

@@ -13,13 +13,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.integration_events import event_command_id
 from schemas.ids import (
     command_key,
     command_keys,
     created_customer_id,
     derived_id,
     derived_ids,
+    event_command_id,
     hashed_key,
 )
 from storage.customer_profile import binding_key
