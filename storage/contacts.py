@@ -1,14 +1,11 @@
 """CRM API contact documents: look-ups for the rules, pages for the readers, their indexes."""
 
-from typing import Any
-
 from pymongo import ASCENDING, IndexModel
 
-from storage.database import Database, Document
+from storage.database import Document
 from storage.documents import (
-    SortOrder,
+    TenantDocuments,
     alive,
-    list_page,
     newest_first_indexes,
     range_indexes,
 )
@@ -16,13 +13,8 @@ from storage.documents import (
 CONTACTS = "contacts"
 
 
-class ContactRepository:
-    def __init__(self, db: Database) -> None:
-        self._c = db[CONTACTS]
-
-    async def get(self, tenant_id: str, contact_id: str) -> Document | None:
-        """A live (not deleted) contact of this tenant."""
-        return await self._c.find_one(alive(tenant_id, _id=contact_id))
+class ContactRepository(TenantDocuments):
+    collection = CONTACTS
 
     async def primaries(
         self, tenant_id: str, customer_id: str, *, except_id: str | None = None
@@ -32,13 +24,6 @@ class ContactRepository:
         if except_id is not None:
             query["_id"] = {"$ne": except_id}
         return await self._c.find(query).to_list()
-
-    async def search(
-        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
-    ) -> tuple[list[Document], int]:
-        """One page of the live documents meeting `conditions` (stored field → condition)
-        in `sort` order, and their total."""
-        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
 
 INDEXES = [

@@ -14,9 +14,8 @@ from pymongo import ASCENDING, IndexModel
 from schemas.text import comparable_name
 from storage.database import Database, Document
 from storage.documents import (
-    SortOrder,
+    TenantDocuments,
     alive,
-    list_page,
     newest_first_indexes,
     public,
     range_indexes,
@@ -121,13 +120,8 @@ def customer_view(doc: Document) -> dict[str, Any]:
     return {**public(doc), "sequence": int(doc.get("_seq", 0))}
 
 
-class CustomerRepository:
-    def __init__(self, db: Database) -> None:
-        self._c = db[CUSTOMERS]
-
-    async def get(self, tenant_id: str, customer_id: str) -> Document | None:
-        """A live (not deleted) customer of this tenant."""
-        return await self._c.find_one(alive(tenant_id, _id=customer_id))
+class CustomerRepository(TenantDocuments):
+    collection = CUSTOMERS
 
     async def with_name_keys(self, tenant_id: str, keys: list[str]) -> list[Document]:
         """Live customers whose name key is one of `keys` (one round trip for any number)."""
@@ -138,19 +132,6 @@ class CustomerRepository:
         """Current change-event sequence number of each customer (0 if none yet)."""
         cursor = self._c.find({"_id": {"$in": customer_ids}}, {"_seq": 1})
         return {doc["_id"]: int(doc.get("_seq", 0)) for doc in await cursor.to_list()}
-
-    async def search(
-        self,
-        tenant_id: str,
-        conditions: dict[str, Any],
-        sort: SortOrder,
-        *,
-        skip: int,
-        limit: int,
-    ) -> tuple[list[Document], int]:
-        """One page of the live customers meeting `conditions` (stored field → condition)
-        in `sort` order, and their total."""
-        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
 
     async def count(self, tenant_id: str) -> int:
         return await self._c.count_documents(alive(tenant_id))

@@ -1,11 +1,11 @@
 """How stored documents map to what readers see."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from storage.database import Document
+from storage.database import Database, Document
 
 # Stored-only fields: `_id` becomes `id`, the tenant is implied by the caller.
 HIDDEN_FIELDS = frozenset({"tenantId"})
@@ -94,3 +94,24 @@ async def list_page(
     """One page of the documents matching `query` in `sort` order, and their total."""
     cursor = collection.find(query).sort(sort).skip(skip).limit(limit)
     return await cursor.to_list(), await collection.count_documents(query)
+
+
+class TenantDocuments:
+    """The look-ups every entity's repository shares: its collection holds one tenant-scoped,
+    soft-deletable entity. A subclass names the collection and adds its own look-ups."""
+
+    collection: ClassVar[str]
+
+    def __init__(self, db: Database) -> None:
+        self._c = db[self.collection]
+
+    async def get(self, tenant_id: str, entity_id: str) -> Document | None:
+        """A live (not deleted) document of this tenant."""
+        return await self._c.find_one(alive(tenant_id, _id=entity_id))
+
+    async def search(
+        self, tenant_id: str, conditions: dict[str, Any], sort: SortOrder, *, skip: int, limit: int
+    ) -> tuple[list[Document], int]:
+        """One page of the live documents meeting `conditions` (stored field → condition)
+        in `sort` order, and their total."""
+        return await list_page(self._c, alive(tenant_id, **conditions), sort, skip, limit)
