@@ -133,6 +133,10 @@ class CustomerRepository(TenantDocuments):
         cursor = self._c.find({"_id": {"$in": customer_ids}}, {"_seq": 1})
         return {doc["_id"]: int(doc.get("_seq", 0)) for doc in await cursor.to_list()}
 
+    async def advance_sequence(self, customer_id: str, last: int) -> None:
+        """The customer's counter at least `last` (`$max`: applying it again is harmless)."""
+        await self._c.update_one({"_id": customer_id}, {"$max": {"_seq": last}})
+
     async def count(self, tenant_id: str) -> int:
         return await self._c.count_documents(alive(tenant_id))
 

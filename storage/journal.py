@@ -9,7 +9,19 @@ and the outbox records of the change events to publish (`handlers.outbox`), both
 until the relay has sent the events (a record may name a change's document as its data):
 single-document atomicity is what makes "decided ⇒ eventually applied and published" hold
 without multi-document transactions. Once published, an entry keeps only its result and
-what identifies it.
+what identifies it (and its sequence claim, until retention deletes it).
+
+Sequence claims. An entry whose events are about a customer that existed when it was
+decided holds `seqClaim`: `{customerId, after, last}`, its events numbered `after + 1` to
+`last` for that customer, `after` being the customer's counter (`_seq`) as the decision
+read it. A unique index on (tenant, customer, after) is the sequence's commit point: of
+two decisions that read the same counter (two workers, whose in-process locks know nothing
+of each other: a command and an integration event about one customer), one commit wins
+and the other meets `SequenceTaken` and is decided again. A rejection or a failure
+releases its claim (its numbers are never used); the counter moves to `last` only after
+the entry is applied and finished, so a decision never follows an entry that is still
+unfinished: no sequence is given twice, none is skipped, and events of one customer
+become publishable in sequence order (`handlers.pipeline`).
 """
 
 from typing import Any
@@ -40,6 +52,13 @@ INDEXES = [
         name="journal_unpublished",
         partialFilterExpression={"published": False},
     ),
+    # The sequence claims (see above): one decision per customer and counter value.
+    IndexModel(
+        [("tenantId", 1), ("seqClaim.customerId", 1), ("seqClaim.after", 1)],
+        name="journal_sequence_claim",
+        unique=True,
+        partialFilterExpression={"seqClaim": {"$exists": True}},
+    ),
     # Retention's scan (`prune_published`): published entries, oldest first.
     IndexModel(
         [("decidedAt", 1)],
@@ -47,6 +66,16 @@ INDEXES = [
         partialFilterExpression={"published": True},
     ),
 ]
+
+
+class SequenceTaken(RuntimeError):
+    """Another entry claimed the same sequence numbers of the customer first (a concurrent
+    decision that read the same counter): decide again once it is settled."""
+
+    def __init__(self, tenant_id: str, claim: Document) -> None:
+        super().__init__(f"sequence {claim['after'] + 1} of customer {claim['customerId']!r}")
+        self.tenant_id = tenant_id
+        self.claim = claim
 
 
 class KeyTaken(RuntimeError):
@@ -81,15 +110,35 @@ class CommandJournal:
         return await find_owned(self._c, keys, owns, _OUTCOME_FIELDS)
 
     async def commit(self, doc: Document) -> bool:
-        """Insert a decided command; False when the command was committed before."""
+        """Insert a decided command; False when the command was committed before.
+        `SequenceTaken` when its sequence claim is another entry's."""
         try:
             await self._c.insert_one(doc)
         except DuplicateKeyError:
             held = await self._c.find_one({"_id": doc["_id"]}, COMMAND_FIELDS)
+            if held is None and "seqClaim" in doc:
+                raise SequenceTaken(doc["tenantId"], doc["seqClaim"]) from None
             if held is not None and not of_command(doc["tenantId"], doc["commandId"])(held):
                 raise KeyTaken(doc["_id"]) from None
             return False
         return True
+
+    async def claimant(self, tenant_id: str, claim: Document) -> Document | None:
+        """The entry holding the sequence claim `claim` (its customer and `after`), whole."""
+        return await self._c.find_one(
+            {
+                "tenantId": tenant_id,
+                "seqClaim.customerId": claim["customerId"],
+                "seqClaim.after": claim["after"],
+            }
+        )
+
+    async def release_claim(self, doc_id: str) -> None:
+        """A failed entry's sequence numbers are free again (its events never happen)."""
+        await self._c.update_one(
+            {"_id": doc_id, "state": FAILED, "seqClaim": {"$exists": True}},
+            {"$unset": {"seqClaim": ""}},
+        )
 
     async def finish(
         self,
@@ -103,14 +152,16 @@ class CommandJournal:
         """Mark applied with its final result. The result is rewritten only when applying
         changed more than its completion time, the events only when applying changed them
         (a rejection or batch collisions); with no events left to publish, the changes are
-        dropped at once. (An import's result lists every item: not copied again.)"""
+        dropped at once, and so is its sequence claim: with none, it was rejected (a claim
+        is only made for events), and its numbers go to the next decision. (An import's
+        result lists every item: not copied again.)"""
         written = (
             {"result": result} if result_changed else {"result.completedAt": result["completedAt"]}
         )
         update: dict[str, Any] = {"$set": {"state": APPLIED, **written}}
         if not events:
             update["$set"]["published"] = True
-            update["$unset"] = _PUBLISHED_DROPS
+            update["$unset"] = {**_PUBLISHED_DROPS, "seqClaim": ""}
         elif events_changed:
             update["$set"]["events"] = events
         await self._c.update_one({"_id": doc_id}, update)
@@ -118,14 +169,14 @@ class CommandJournal:
     async def fail(self, doc: Document) -> Document:
         """Record that a command failed: `doc` is a whole entry (state FAILED, its result,
         nothing to publish). A command not in the journal gets it; one decided but never
-        applied becomes it (its changes and events are dropped); one applied, rejected or
-        failed before keeps what it has. Returns the entry as it now stands."""
+        applied becomes it (its changes, events and sequence claim are dropped); one
+        applied, rejected or failed before keeps what it has. Returns the entry as it now stands."""
         if await self.commit(doc):
             return doc
         failed = {key: doc[key] for key in ("state", "result", "published")}
         await self._c.update_one(
             {"_id": doc["_id"], "state": DECIDED},
-            {"$set": failed, "$unset": _PUBLISHED_DROPS},
+            {"$set": failed, "$unset": {**_PUBLISHED_DROPS, "seqClaim": ""}},
         )
         stands = await self._c.find_one({"_id": doc["_id"]})
         return doc if stands is None else stands

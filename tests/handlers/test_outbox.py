@@ -262,4 +262,4 @@ async def test_a_batch_is_about_new_customers_only() -> None:
     twice = EventBatch("customer", "created", [{"_id": "n1"}, {"_id": "n1"}])
     with pytest.raises(ValueError, match="new customers"):
         await processor._sequences([twice], {"n1"})  # its second event is not its first
-    assert await processor._sequences([batch, earlier], {"n1"}) == ([1, 2], {"n1": 2})
+    assert await processor._sequences([batch, earlier], {"n1"}) == ([1, 2], {"n1": 2}, {})

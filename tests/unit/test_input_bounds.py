@@ -49,7 +49,7 @@ DELIBERATELY_OPEN = {
 
 
 # Modules of answers only (documentation models of what readers get): nothing is read in.
-OUTPUT_MODULES = {"views"}
+OUTPUT_MODULES = {"views", "event_data"}
 
 
 def input_models() -> list[type[BaseModel]]:
