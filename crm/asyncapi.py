@@ -357,7 +357,10 @@ def build_asyncapi(topics: Topics) -> dict[str, Any]:
         "info": {
             "title": "CRM worker service",
             "version": "1.0.0",
-            "description": "Kafka contract of the CRM backend (DESIGN §4).",
+            "description": (
+                "Kafka contract of the CRM backend (docs/architecture.md: Commands, "
+                "Dead letters, Change events, Integration events)."
+            ),
         },
         "defaultContentType": "application/json",
         "channels": channels,

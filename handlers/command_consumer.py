@@ -213,7 +213,8 @@ class CommandConsumer:
 
     async def _record_failure(self, message: RawMessage, reason: str, error: str) -> None:
         """A dead-lettered command whose envelope decodes gets the terminal outcome `failed`
-        (DESIGN §5.6); one that does not decode names no command to record."""
+        (docs/architecture.md, "Dead letters"); one that does not decode names no command to
+        record."""
         try:
             envelope = decode_envelope(message.value)
         except Poison:

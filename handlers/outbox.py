@@ -159,7 +159,8 @@ def decided_by_older_release(entry: Document) -> bool:
 def wire_event(
     entry: Document, record: OutboxRecord, pii: EventPii = EventPii.MASKED
 ) -> dict[str, Any]:
-    """The CloudEvent published for `record` of journal `entry` (DESIGN §4)."""
+    """The CloudEvent published for `record` of journal `entry` (docs/architecture.md,
+    "Change events")."""
     if _written_whole(record):
         whole = {key: value for key, value in record.items() if not key.startswith("_")}
         return {**whole, "data": _disclosed(whole["data"], pii)}

@@ -1,7 +1,7 @@
 """FastStream subscribers: thin adapters from Kafka records to the command consumer.
 
-Acks are manual (DESIGN §1): FastStream's ACK policy would commit a failed message
-(lost) and NACK_ON_ERROR would re-seek it forever (a stuck partition).
+Acks are manual (docs/architecture.md, "Acknowledgements"): FastStream's ACK policy would
+commit a failed message (lost) and NACK_ON_ERROR would re-seek it forever (a stuck partition).
 """
 
 import asyncio

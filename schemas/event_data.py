@@ -82,7 +82,7 @@ class EventType:
 
 
 def _entity(entity: str, view: type[BaseModel], label: str) -> list[EventType]:
-    """created, updated (replaces) and deleted (replaces, soft) of an API B entity."""
+    """created, updated (replaces) and deleted (replaces, soft) of a CRM API entity."""
     return [
         EventType(entity, "created", view),
         EventType(entity, "updated", view, replaces=True),

@@ -2,7 +2,7 @@
 - a `commandId` used again with another payload is dead-lettered (`id_reused`), not answered
   with the first result as if it were a redelivery;
 - a dead letter's headers name the partition and offset the record really had;
-- the commands the facade publishes carry `issuedAt` (DESIGN §4)."""
+- the commands the facade publishes carry `issuedAt` (docs/architecture.md, "Commands")."""
 
 import json
 import re

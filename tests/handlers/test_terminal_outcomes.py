@@ -1,5 +1,5 @@
-"""Every command reaches a terminal outcome (DESIGN §5.6): one the worker dead-letters is
-`failed`, with why, at its status resource; a redelivery does not change that."""
+"""Every command reaches a terminal outcome (docs/architecture.md, "Dead letters"): one the
+worker dead-letters is `failed`, with why, at its status resource; a redelivery does not change that."""
 
 import json
 from typing import Any

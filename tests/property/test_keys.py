@@ -1,10 +1,10 @@
-"""No two different inputs give the same stored key or derived id (DESIGN §5b).
+"""No two different inputs give the same stored key or derived id (docs/architecture.md, "Keys").
 
 Each builder is tried on pairs of inputs made to collide under joined keys: the parts of one
 input joined by the separator and split again at another separator, with separators,
 lookalikes (fullwidth colon, ratio sign, fullwidth bar, slash, NUL) and empty strings in
 every position; across tenants and within one tenant. The partition key is not here: a
-wire contract that orders records and identifies nothing (DESIGN §4).
+wire contract that orders records and identifies nothing (docs/architecture.md, "Commands").
 """
 
 import itertools

@@ -1,4 +1,4 @@
-"""Property: redelivered commands have no effect (DESIGN §5, invariants 1 and 3).
+"""Property: redelivered commands have no effect (docs/architecture.md, "Commands").
 
 Hypothesis builds a sequence of commands of every type (creates, updates, deletes, binds,
 imports, payments, ... with name, contract-number and identity collisions, and references

@@ -1,5 +1,6 @@
 """The gateway publishes its payloads as they are: for JSON values (all a route gives it),
-that is exactly the envelope's full JSON dump, `issuedAt` included (DESIGN §4 lists it)."""
+that is exactly the envelope's full JSON dump, `issuedAt` included (docs/architecture.md,
+"Commands")."""
 
 from typing import Any
 
