@@ -1,5 +1,6 @@
 """Every command reaches a terminal outcome (docs/architecture.md, "Dead letters"): one the
-worker dead-letters is `failed`, with why, at its status resource; a redelivery does not change that."""
+worker dead-letters is `failed`, with why, at its status resource; a redelivery does not change
+that."""
 
 import json
 from typing import Any
