@@ -7,6 +7,7 @@ the HTTP bodies. Each event type's `data` reuses the customer profile API's mode
 event accepts exactly what the matching HTTP request accepts.
 """
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from schemas.customer_profile import (
     ExternalIdentity,
     ProfileMetrics,
 )
+from schemas.text import SINGLE_LINE_PATTERN
 
 
 class IntegrationEventType(StrEnum):
@@ -31,6 +33,12 @@ class IntegrationEventType(StrEnum):
 MAX_EXTENSIONS = 32
 MAX_EXTENSION_NAME = 64  # CloudEvents: "SHOULD NOT exceed 20"; some producers do
 MAX_EXTENSION_VALUE = 2048
+# CloudEvents 1.0: attribute names are lower-case ASCII letters and digits; a String
+# attribute holds no control character (U+0000–U+001F, U+007F–U+009F). Our single-line rule
+# (`schemas.text`) also refuses bidi overrides and zero-width characters, as in HTTP bodies.
+EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+_SINGLE_LINE = re.compile(SINGLE_LINE_PATTERN)
+AttributeText = Annotated[str, Field(pattern=SINGLE_LINE_PATTERN)]
 
 
 class CloudEvent(BaseModel):
@@ -47,12 +55,12 @@ class CloudEvent(BaseModel):
     specversion: Literal["1.0"]
     id: Id
     source: Id
-    type: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Annotated[AttributeText, Field(min_length=1, max_length=128)]
     tenantid: Id
     time: Timestamp | None = None
-    subject: Annotated[str, Field(max_length=256)] | None = None
-    datacontenttype: Annotated[str, Field(max_length=128)] | None = None
-    dataschema: Annotated[str, Field(max_length=1024)] | None = None
+    subject: Annotated[AttributeText, Field(max_length=256)] | None = None
+    datacontenttype: Annotated[AttributeText, Field(max_length=128)] | None = None
+    dataschema: Annotated[AttributeText, Field(max_length=1024)] | None = None
     data: Any = None
 
     @model_validator(mode="after")
@@ -62,13 +70,16 @@ class CloudEvent(BaseModel):
             raise ValueError(f"at most {MAX_EXTENSIONS} extension attributes")
         for name, value in extensions.items():
             scalar = value is None or isinstance(value, str | int | float)
-            if len(name) > MAX_EXTENSION_NAME or not scalar:
+            if len(name) > MAX_EXTENSION_NAME or not EXTENSION_NAME.fullmatch(name):
                 raise ValueError(
-                    f"extension {name[:MAX_EXTENSION_NAME]!r}: a name of at most "
-                    f"{MAX_EXTENSION_NAME} characters and a scalar value"
+                    f"an extension name is 1-{MAX_EXTENSION_NAME} lower-case letters and digits"
                 )
+            if not scalar:
+                raise ValueError(f"extension {name!r}: a scalar value")
             if isinstance(value, str) and len(value) > MAX_EXTENSION_VALUE:
                 raise ValueError(f"extension {name!r}: at most {MAX_EXTENSION_VALUE} characters")
+            if isinstance(value, str) and not _SINGLE_LINE.match(value):
+                raise ValueError(f"extension {name!r}: no control or invisible characters")
         return self
 
 

@@ -123,6 +123,25 @@ def test_cloud_event_extensions_are_bounded() -> None:
             CloudEvent.model_validate({**base, **bad})
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"trace_id": "v"},  # CloudEvents: names are lower-case letters and digits
+        {"Trace": "v"},
+        {"note": "line\nbreak"},  # no control characters in a String attribute
+        {"note": "\u202eevil"},  # nor a bidi override
+        {"subject": "a\x00b"},
+        {"type": "identity.linked\r\nX-Injected: 1"},
+        {"datacontenttype": "application/json\x85"},
+    ],
+)
+def test_cloud_event_attributes_follow_the_cloudevents_string_rules(bad: dict[str, Any]) -> None:
+    base = {"specversion": "1.0", "id": "e", "source": "s", "type": "t", "tenantid": "t1"}
+    assert CloudEvent.model_validate({**base, "subject": "customer 42", "note": "ok"})
+    with pytest.raises(ValidationError):
+        CloudEvent.model_validate({**base, **bad})
+
+
 # --- timestamps --------------------------------------------------------------------------
 
 
