@@ -16,13 +16,14 @@ from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
-from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.consumer_lag import ConsumerLag
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
+from crm.message_log_context import MessageLogContext
 from crm.settings import ConfigurationError, Settings, redacted_url
 from crm.startup import NotUsable, StartupError, with_retries
 from handlers.command_consumer import CommandConsumer
@@ -72,10 +73,10 @@ class Runtime:
             EmbeddedKafka(settings.embedded_kafka_port) if settings.embedded_broker else None
         )
         # Log context of each consumed message, FastStream's Kafka metrics.
-        telemetry = broker_telemetry(BrokerMetrics(REGISTRY, app_name="crm"))
+        telemetry = KafkaPrometheusMiddleware(registry=REGISTRY, app_name="crm")
         self.broker = KafkaBroker(
             settings.kafka_servers,
-            middlewares=[telemetry],
+            middlewares=[MessageLogContext, telemetry],
             # Our handlers take nothing injected (they read the record from the context):
             # FastDepends' per-message resolution would be pure cost (with the undecoded
             # bodies of `handlers.subscribers`, about 30 µs a command).
