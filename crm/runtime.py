@@ -29,7 +29,6 @@ from crm.startup import NotUsable, StartupError, with_retries
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
-from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
 from handlers.outbox import EventPii
 from handlers.pipeline import CommandProcessor
@@ -43,7 +42,7 @@ from storage.journal_watch import JournalWatch
 from storage.leases import Lease
 from storage.memory import MemoryClient
 from storage.memory_snapshot import DataDirectory, DataDirectoryError
-from storage.submissions import CommandSubmissions
+from storage.retention import DAY_S, EmbeddedTtlMonitor
 
 RELAY_STOP_TIMEOUT_S = 10.0
 RELAY_LEASE_TTL_S = 15.0  # a relay that stops renewing is replaced after this long
@@ -98,11 +97,10 @@ class Runtime:
             interval_s=settings.relay_interval_s,
             linger_s=settings.relay_linger_ms / 1000,
             lease=Lease(self.store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
-            retention=JournalRetention(
-                CommandJournal(self.store.db),
-                CommandSubmissions(self.store.db),
-                settings.journal_retention_days * DAY_S,
-            ),
+            # MongoDB expires old entries itself (TTL indexes); the embedded store cannot.
+            retention=EmbeddedTtlMonitor(self.store.db, _retention_s(settings))
+            if self.store.embedded
+            else None,
             pii=EventPii(settings.event_pii),
         )
         dead_letters = DeadLetters(self.publish_dead_letter)
@@ -231,7 +229,9 @@ class Runtime:
     async def _prepare_store(self) -> None:
         if not self.store.embedded:
             await self.store.db.command("ping")
-        await ensure_indexes(self.store.db)
+        # No TTL index in the embedded store: its relay prunes (`storage.retention`).
+        retention_s = 0 if self.store.embedded else _retention_s(self.settings)
+        await ensure_indexes(self.store.db, retention_s=retention_s)
 
     async def _start_broker(self) -> None:
         # A throw-away admin client first: it tells "unreachable" and "topics missing" apart
@@ -375,6 +375,10 @@ def _open_store(settings: Settings, role: Role) -> Store:
         appname=f"crm-{role}",
     )
     return Store(client, client[settings.mongo_db], embedded=False)
+
+
+def _retention_s(settings: Settings) -> float:
+    return settings.journal_retention_days * DAY_S
 
 
 def _origin_key(settings: Settings) -> bytes | None:

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(default=0.2, gt=0, le=60)
     relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     # Published journal entries older than this are deleted (0 = kept for ever); it must
-    # be longer than the commands topic's retention (see handlers/journal_retention.py).
+    # be longer than the commands topic's retention (see storage/retention.py).
     journal_retention_days: float = Field(default=30.0, ge=0)
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
