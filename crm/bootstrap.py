@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
-from crm.broker_telemetry import BrokerMetrics, broker_telemetry
 from crm.consumer_lag import ConsumerLag
 from crm.embedded_kafka import EmbeddedKafka
 from crm.kafka_tuning import consumer_options, group_ids
+from crm.message_log_context import MessageLogContext
 from crm.publisher import KafkaPublisher
 from crm.settings import ConfigurationError, Settings
 from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
-from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
 from handlers.outbox import EventPii
 from handlers.parked_release import ParkedEventRelease
@@ -42,7 +42,7 @@ from storage.journal_watch import JournalWatch
 from storage.leases import Lease
 from storage.memory import MemoryClient
 from storage.memory_snapshot import DataDirectory
-from storage.submissions import CommandSubmissions
+from storage.retention import EmbeddedTtlMonitor
 
 Role = Literal["all", "api", "worker"]
 RELAY_LEASE_TTL_S = 15.0  # a relay that stops renewing is replaced after this long
@@ -106,11 +106,8 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
         interval_s=settings.relay_interval_s,
         linger_s=settings.relay_linger_ms / 1000,
         lease=Lease(store.db, "outbox-relay", _process_identity(), RELAY_LEASE_TTL_S),
-        retention=JournalRetention(
-            CommandJournal(store.db),
-            CommandSubmissions(store.db),
-            settings.journal_retention_days * DAY_S,
-        ),
+        # MongoDB expires old entries itself (TTL indexes); the embedded store cannot.
+        retention=EmbeddedTtlMonitor(store.db, settings.retention_s) if store.embedded else None,
         pii=EventPii(settings.event_pii),
     )
     dead_letters = DeadLetters(publisher.publish_dead_letter)
@@ -172,10 +169,10 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
 
 def _broker(settings: Settings) -> KafkaBroker:
     # Log context of each consumed message, FastStream's Kafka metrics.
-    telemetry = broker_telemetry(BrokerMetrics(REGISTRY, app_name="crm"))
+    telemetry = KafkaPrometheusMiddleware(registry=REGISTRY, app_name="crm")
     return KafkaBroker(
         settings.kafka_servers,
-        middlewares=[telemetry],
+        middlewares=[MessageLogContext, telemetry],
         # Our handlers take nothing injected (they read the record from the context):
         # FastDepends' per-message resolution would be pure cost (with the undecoded
         # bodies of `handlers.subscribers`, about 30 µs a command).

@@ -84,18 +84,23 @@ def _off_stop_signals() -> None:
 def _http_socket(settings: Settings) -> socket.socket:
     """The facade's listening socket, bound before anything starts: a port in use stops
     start-up with one line, before anything is printed as ready."""
-    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    return _listening_socket(
+        settings.http_host, settings.http_port, "for HTTP (CRM_HTTP_HOST / CRM_HTTP_PORT)"
+    )
+
+
+def _listening_socket(host: str, port: int, purpose: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on only for sockets that say they are
     # TCP, and without it every keep-alive answer waited ~40 ms for the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.http_host, settings.http_port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise StartupError(
-            f"cannot listen on {settings.http_host}:{settings.http_port} for HTTP "
-            f"(CRM_HTTP_HOST / CRM_HTTP_PORT): {exc.strerror or exc}"
+            f"cannot listen on {host}:{port} {purpose}: {exc.strerror or exc}"
         ) from None
     sock.set_inheritable(True)
     return sock
@@ -149,14 +154,13 @@ async def _run_worker(settings: Settings) -> None:
     _on_stop_signals(stop)
     probes = None
     if settings.worker_http_port:
-        probes = ProbeServer(runtime.readiness, settings.http_host, settings.worker_http_port)
-        try:
-            await probes.start()
-        except OSError as exc:
-            raise StartupError(
-                f"cannot listen on {settings.http_host}:{settings.worker_http_port} for the "
-                f"worker probes (CRM_WORKER_HTTP_PORT): {exc}"
-            ) from exc
+        sock = _listening_socket(
+            settings.http_host,
+            settings.worker_http_port,
+            "for the worker probes (CRM_WORKER_HTTP_PORT)",
+        )
+        probes = ProbeServer(runtime.readiness, sock)
+        await probes.start()
     try:
         if await _start_unless_stopped(runtime, stop):
             log.info(

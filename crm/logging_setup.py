@@ -3,7 +3,7 @@
 Each line carries `time`, `level`, `logger`, `message`, the process `role`, and, where
 known, `requestId` (HTTP), `commandId` and `tenantId`. The context comes from context
 variables: the HTTP middleware binds the request's (`http_facade.middleware`), the broker
-middleware (`crm.broker_telemetry`) the consumed message's, and `extra=` on a log call
+middleware (`crm.message_log_context`) the consumed message's, and `extra=` on a log call
 adds more.
 
 Nothing secret or personal leaves through a log line: JWTs, `Bearer` credentials, the

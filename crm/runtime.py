@@ -96,7 +96,9 @@ class Runtime:
     async def _prepare_store(self) -> None:
         if not self.parts.store.embedded:
             await self.parts.store.db.command("ping")
-        await ensure_indexes(self.parts.store.db)
+        # No TTL index in the embedded store: its relay prunes (`storage.retention`).
+        retention_s = 0 if self.parts.store.embedded else self.parts.settings.retention_s
+        await ensure_indexes(self.parts.store.db, retention_s=retention_s)
 
     async def _start_broker(self) -> None:
         # A throw-away admin client first: it tells "unreachable" and "topics missing" apart

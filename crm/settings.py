@@ -12,6 +12,8 @@ from pymongo.uri_parser import parse_uri
 
 from schemas.topics import Topics
 
+DAY_S = 86_400.0
+
 MIN_SECRET_LENGTH = 32
 EMBEDDED_KAFKA_HOST = "127.0.0.1"  # the embedded broker is never reachable from elsewhere
 # A fixed secret is fine for the embedded mode only: it never leaves this machine.
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(default=0.2, gt=0, le=60)
     relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     # Published journal entries older than this are deleted (0 = kept for ever); it must
-    # be longer than the commands topic's retention (see handlers/journal_retention.py).
+    # be longer than the commands topic's retention (see storage/retention.py).
     journal_retention_days: float = Field(default=30.0, ge=0)
     consumer_group: str = "crm-worker"
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -121,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def on_tansu(self) -> bool:
         return self.embedded_broker or self.kafka_flavour == "tansu"
+
+    @property
+    def retention_s(self) -> float:
+        """`CRM_JOURNAL_RETENTION_DAYS` in seconds (0: kept for ever)."""
+        return self.journal_retention_days * DAY_S
 
     @property
     def embedded_store(self) -> bool:

@@ -5,10 +5,17 @@ the last one `StartupError` carries one clear sentence for the operator, and the
 non-zero with it.
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("crm.startup")
@@ -25,16 +32,11 @@ class NotUsable(Exception):
 MAX_REASON = 400
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException | None) -> str:
     """`Type: message`, once, and short enough for one log line."""
     name, text = type(exc).__name__, str(exc)
     reason = text if text.startswith(name) else f"{name}: {text}" if text else name
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
-
-
-def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
-    """Pause after failed attempt `attempt` (1-based): base, 2·base, 4·base, … capped."""
-    return float(min(max_s, base_s * 2 ** (attempt - 1)))
 
 
 async def with_retries(
@@ -47,53 +49,73 @@ async def with_retries(
     max_backoff_s: float,
     cleanup: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
-    """Run `action` until it succeeds, at most `attempts` times; `cleanup` after a failure."""
-    for attempt in range(1, attempts + 1):
-        try:
-            result = await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            reason = describe(exc)
-            if cleanup is not None:
+    """Run `action` until it succeeds, at most `attempts` times, pausing base, 2·base,
+    4·base, … (capped) between them; `cleanup` after a failure."""
+
+    def fields(attempt: int) -> dict[str, Any]:
+        return {"dependency": what, "attempt": attempt, "attempts": attempts}
+
+    def retrying_soon(state: RetryCallState) -> None:
+        reason = describe(state.outcome.exception() if state.outcome else None)
+        log.warning(
+            "%s at %s: attempt %d/%d failed: %s; retrying in %.1fs",
+            what,
+            where,
+            state.attempt_number,
+            attempts,
+            reason,
+            state.upcoming_sleep,
+            extra=fields(state.attempt_number),
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=backoff_s, max=max_backoff_s),
+        retry=retry_if_exception_type(Exception),  # never a cancellation
+        before_sleep=retrying_soon,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
                 try:
-                    await cleanup()
+                    result = await action()
                 except Exception:
-                    log.debug("cleanup after a failed %s attempt failed", what, exc_info=True)
-            if attempt == attempts:
-                log.error(
-                    "%s at %s: attempt %d/%d failed: %s; giving up",
+                    await _quietly(cleanup, what)
+                    raise
+                done = attempt.retry_state.attempt_number
+                log.info(
+                    "%s at %s: connected (attempt %d/%d)",
                     what,
                     where,
-                    attempt,
+                    done,
                     attempts,
-                    reason,
-                    extra={"dependency": what, "attempt": attempt, "attempts": attempts},
+                    extra=fields(done),
                 )
-                raise StartupError(
-                    f"could not connect to {what} at {where} after {attempts} attempt"
-                    f"{'s' if attempts != 1 else ''}: {reason}"
-                ) from exc
-            delay = backoff_delay(attempt, backoff_s, max_backoff_s)
-            log.warning(
-                "%s at %s: attempt %d/%d failed: %s; retrying in %.1fs",
-                what,
-                where,
-                attempt,
-                attempts,
-                reason,
-                delay,
-                extra={"dependency": what, "attempt": attempt, "attempts": attempts},
-            )
-            await asyncio.sleep(delay)
-        else:
-            log.info(
-                "%s at %s: connected (attempt %d/%d)",
-                what,
-                where,
-                attempt,
-                attempts,
-                extra={"dependency": what, "attempt": attempt, "attempts": attempts},
-            )
-            return result
+                return result
+    except Exception as exc:
+        reason = describe(exc)
+        log.error(
+            "%s at %s: attempt %d/%d failed: %s; giving up",
+            what,
+            where,
+            attempts,
+            attempts,
+            reason,
+            extra=fields(attempts),
+        )
+        raise StartupError(
+            f"could not connect to {what} at {where} after {attempts} attempt"
+            f"{'s' if attempts != 1 else ''}: {reason}"
+        ) from exc
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _quietly(cleanup: Callable[[], Awaitable[None]] | None, what: str) -> None:
+    """The cleanup after a failed attempt; its own failure is only a debug line."""
+    if cleanup is None:
+        return
+    try:
+        await cleanup()
+    except Exception:
+        log.debug("cleanup after a failed %s attempt failed", what, exc_info=True)

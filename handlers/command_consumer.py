@@ -8,7 +8,6 @@ A message whose value is larger than `max_message_bytes` (default 1 MiB) is dead
 as `too_large` before anything decodes it.
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -16,6 +15,14 @@ from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from handlers.dead_letters import (
     TOO_LARGE_SAMPLE_BYTES,
@@ -108,6 +115,10 @@ async def dead_letter_too_large(
     await dead_letters.send(message, "too_large", error, keep_bytes=TOO_LARGE_SAMPLE_BYTES)
 
 
+# Errors no retry can fix: they pass straight through `with_retries`.
+NOT_RETRIED = (Poison, InvalidCommand, CommandIdReused, UnsupportedCommand)
+
+
 async def with_retries(
     action: Callable[[], Awaitable[T]], *, retries: int, backoff_s: float, what: str
 ) -> T:
@@ -117,24 +128,36 @@ async def with_retries(
     type (as poison); after the last attempt a transient store error propagates (the
     message is redelivered), any other error becomes `processing_failed` poison.
     """
-    for attempt in range(retries + 1):
-        try:
-            return await action()
-        except Poison:
+
+    def retrying_soon(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("%s attempt %d failed: %r", what, state.attempt_number, error)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=backoff_s),
+        retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(NOT_RETRIED),
+        before_sleep=retrying_soon,
+        reraise=True,
+    )
+    try:
+        async for (
+            attempt
+        ) in retrying:  # (not `retrying(action)`: it awaits coroutine functions only)
+            with attempt:
+                return await action()
+    except Poison:
+        raise
+    except InvalidCommand as exc:
+        raise Poison("invalid_payload", str(exc)) from exc
+    except CommandIdReused as exc:
+        raise Poison("id_reused", str(exc)) from exc
+    except UnsupportedCommand as exc:
+        raise Poison("unknown_type", str(exc)) from exc
+    except Exception as exc:
+        if is_transient(exc):
             raise
-        except InvalidCommand as exc:
-            raise Poison("invalid_payload", str(exc)) from exc
-        except CommandIdReused as exc:
-            raise Poison("id_reused", str(exc)) from exc
-        except UnsupportedCommand as exc:
-            raise Poison("unknown_type", str(exc)) from exc
-        except Exception as exc:
-            if attempt == retries:
-                if is_transient(exc):
-                    raise
-                raise Poison("processing_failed", f"{type(exc).__name__}: {exc}") from exc
-            log.warning("%s attempt %d failed: %r", what, attempt + 1, exc)
-            await asyncio.sleep(backoff_s * 2**attempt)
+        raise Poison("processing_failed", f"{type(exc).__name__}: {exc}") from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from handlers.journal_retention import JournalRetention
 from handlers.outbox import PUBLISHING_FIELDS, EventPii, each_record, event_key, wire_event
 from storage.journal import CommandJournal
 from storage.leases import Lease
+from storage.retention import EmbeddedTtlMonitor
 
 log = logging.getLogger("crm.relay")
 
@@ -30,14 +30,14 @@ class OutboxRelay:
         interval_s: float = 0.2,
         linger_s: float = 0.0,
         lease: Lease | None = None,
-        retention: JournalRetention | None = None,
+        retention: EmbeddedTtlMonitor | None = None,
         pii: EventPii = EventPii.MASKED,
     ) -> None:
         self._journal = journal
         self._pii = pii  # CRM_EVENT_PII
         self._publish = publish
         self._lease = lease  # with several workers: only the holder publishes
-        self._retention = retention  # pruned between passes, by the lease holder too
+        self._retention = retention  # embedded store: pruned between passes, by the lease holder
         self._batch = batch
         self._interval_s = interval_s
         self._linger_s = linger_s  # after a kick: let more commits join the batch
@@ -66,7 +66,8 @@ class OutboxRelay:
         return sent
 
     async def housekeep(self) -> int:
-        """Prune the journal when retention says it is due; how many entries went."""
+        """Embedded store: delete what the TTL indexes say has expired, when due; how
+        many documents went. (MongoDB's TTL monitor does it on a real store.)"""
         if self._retention is None or not self._retention.due():
             return 0
         if not await self._holds_lease():

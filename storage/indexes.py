@@ -6,6 +6,8 @@ contract numbers (`contract_no_unique`); command ids, bindings and parked events
 unique by their `_id` (the command key, the binding identity, the event's command key:
 `schemas.ids`).
 
+The retention's TTL indexes follow `CRM_JOURNAL_RETENTION_DAYS` (`storage.retention`).
+
 Creating an index that exists with the same definition is a no-op. When a definition
 changed between releases (same name, other keys or options; or the same keys under
 another name) MongoDB refuses the create: the old index is dropped and the new one built.
@@ -32,6 +34,7 @@ from storage import (
 from storage.database import Database
 from storage.key_migration import move_ambiguous_keys
 from storage.name_keys import rekey_customer_names
+from storage.retention import drop_ttl_indexes, retire_old_scans, ttl_indexes
 
 log = logging.getLogger("crm.storage")
 
@@ -56,13 +59,19 @@ def index_plan() -> dict[str, list[IndexModel]]:
     }
 
 
-async def ensure_indexes(db: Database) -> None:
-    """The indexes; then, once each: what older releases stored under ambiguous keys moved
-    to its key (`storage.key_migration`), the keys a unique index checks brought up to date
+async def ensure_indexes(db: Database, *, retention_s: float) -> None:
+    """The indexes, and the TTL indexes of a retention of `retention_s` (0: none); then,
+    once each: what older releases stored under ambiguous keys moved to its key
+    (`storage.key_migration`), the keys a unique index checks brought up to date
     (`storage.name_keys`), and the search keys of customers they stored added."""
     for collection, models in index_plan().items():
         for model in models:
             await _ensure(db, collection, model)
+    await retire_old_scans(db)
+    if not retention_s:
+        await drop_ttl_indexes(db)
+    for collection, model in ttl_indexes(retention_s).items():
+        await _ensure(db, collection, model)
     await move_ambiguous_keys(db)
     await rekey_customer_names(db)
     await customers.add_search_keys(db)

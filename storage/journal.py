@@ -9,7 +9,8 @@ and the outbox records of the change events to publish (`handlers.outbox`), both
 until the relay has sent the events (a record may name a change's document as its data):
 single-document atomicity is what makes "decided ⇒ eventually applied and published" hold
 without multi-document transactions. Once published, an entry keeps only its result and
-what identifies it (and its sequence claim, until retention deletes it).
+what identifies it (and its sequence claim), and gets `prunableSince`: the retention's TTL
+index deletes it that long after (`storage.retention`).
 
 Sequence claims. An entry whose events are about a customer that existed when it was
 decided holds `seqClaim`: `{customerId, after, last}`, its events numbered `after + 1` to
@@ -32,7 +33,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.ids import command_key, command_keys
 from storage.database import Database, Document
 from storage.keyed import COMMAND_FIELDS, find_owned, of_command
-from storage.pruning import delete_oldest
+from storage.pruning import PRUNABLE_SINCE, prunable_now
 
 JOURNAL = "command_journal"
 DECIDED = "decided"
@@ -59,13 +60,7 @@ INDEXES = [
         unique=True,
         partialFilterExpression={"seqClaim": {"$exists": True}},
     ),
-    # Retention's scan (`prune_published`): published entries, oldest first.
-    IndexModel(
-        [("decidedAt", 1)],
-        name="journal_published_age",
-        partialFilterExpression={"published": True},
-    ),
-]
+]  # and the retention's TTL index (`storage.retention`)
 
 
 class SequenceTaken(RuntimeError):
@@ -160,7 +155,7 @@ class CommandJournal:
         )
         update: dict[str, Any] = {"$set": {"state": APPLIED, **written}}
         if not events:
-            update["$set"]["published"] = True
+            update["$set"].update(published=True, **prunable_now())
             update["$unset"] = {**_PUBLISHED_DROPS, "seqClaim": ""}
         elif events_changed:
             update["$set"]["events"] = events
@@ -171,9 +166,10 @@ class CommandJournal:
         nothing to publish). A command not in the journal gets it; one decided but never
         applied becomes it (its changes, events and sequence claim are dropped); one
         applied, rejected or failed before keeps what it has. Returns the entry as it now stands."""
+        doc = {**doc, **prunable_now()}
         if await self.commit(doc):
             return doc
-        failed = {key: doc[key] for key in ("state", "result", "published")}
+        failed = {key: doc[key] for key in ("state", "result", "published", PRUNABLE_SINCE)}
         await self._c.update_one(
             {"_id": doc["_id"], "state": DECIDED},
             {"$set": failed, "$unset": {**_PUBLISHED_DROPS, "seqClaim": ""}},
@@ -195,11 +191,5 @@ class CommandJournal:
         """Published: the changes and outbox records are not needed any more."""
         await self._c.update_many(
             {"_id": {"$in": doc_ids}},
-            {"$set": {"published": True}, "$unset": _PUBLISHED_DROPS},
+            {"$set": {"published": True, **prunable_now()}, "$unset": _PUBLISHED_DROPS},
         )
-
-    async def prune_published(self, decided_before: str, limit: int) -> int:
-        """Delete up to `limit` published entries decided before `decided_before` (an ISO
-        time), oldest first; how many went. An entry still to publish is never deleted."""
-        query = {"published": True, "decidedAt": {"$lt": decided_before}}
-        return await delete_oldest(self._c, query, "decidedAt", limit)

@@ -1,21 +1,20 @@
-"""Deleting the oldest documents that match, a bounded batch at a time (retention)."""
+"""The field a TTL index deletes documents by (`storage.retention`)."""
 
-from typing import Any
+from datetime import UTC, datetime
 
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import IndexModel
 
-from storage.database import Document
+PRUNABLE_SINCE = "prunableSince"  # a date: from then on, the retention counts
+TTL_INDEX = "retention_ttl"
 
 
-async def delete_oldest(
-    collection: AsyncCollection[Document], query: Document, oldest_first: str, limit: int
-) -> int:
-    """Delete up to `limit` documents matching `query`, oldest by `oldest_first` first;
-    how many went. The delete matches `query` again, so a document that stopped matching
-    since it was read stays."""
-    cursor = collection.find(query, {"_id": 1}).sort(oldest_first, 1).limit(limit)
-    doc_ids: list[Any] = [doc["_id"] for doc in await cursor.to_list()]
-    if not doc_ids:
-        return 0
-    result = await collection.delete_many({**query, "_id": {"$in": doc_ids}})
-    return int(result.deleted_count)
+def prunable_now() -> dict[str, datetime]:
+    """The `$set` that makes a document prunable from now on."""
+    return {PRUNABLE_SINCE: datetime.now(UTC)}
+
+
+def ttl_index(retention_s: float) -> IndexModel:
+    """Documents go `retention_s` after their `prunableSince`."""
+    return IndexModel(
+        [(PRUNABLE_SINCE, 1)], name=TTL_INDEX, expireAfterSeconds=max(1, int(retention_s))
+    )

@@ -6,7 +6,7 @@ the commands topic, a worker restarting) the status resource a 202 points at wou
 and the status resource answers `pending` for it until the journal has its result. A
 record also keeps the request's fingerprint: a second request with the same `X-Request-ID`
 and another body that also times out is a 409, not a second 202. Nothing else reads these
-records; the journal retention deletes them with the old entries.
+records; the retention's TTL index deletes them as old journal entries (`storage.retention`).
 """
 
 from pymongo import IndexModel
@@ -15,11 +15,11 @@ from pymongo.errors import DuplicateKeyError
 from schemas.ids import command_key, command_keys
 from storage.database import Database, Document
 from storage.keyed import find_owned, of_command
-from storage.pruning import delete_oldest
+from storage.pruning import prunable_now
 
 SUBMISSIONS = "command_submissions"
 
-INDEXES = [IndexModel([("submittedAt", 1)], name="submission_age")]  # retention's scan
+INDEXES: list[IndexModel] = []  # `_id` is the command key; the TTL index: storage.retention
 
 
 class CommandSubmissions:
@@ -32,7 +32,7 @@ class CommandSubmissions:
         first = await self.find(doc["tenantId"], doc["commandId"])
         if first is not None:
             return first
-        doc = {"_id": command_key(doc["tenantId"], doc["commandId"]), **doc}
+        doc = {"_id": command_key(doc["tenantId"], doc["commandId"]), **doc, **prunable_now()}
         try:
             await self._c.insert_one(doc)
         except DuplicateKeyError:
@@ -44,8 +44,3 @@ class CommandSubmissions:
         """The record of this command of this tenant (its key, checked: `storage.keyed`)."""
         keys, owns = command_keys(tenant_id, command_id), of_command(tenant_id, command_id)
         return await find_owned(self._c, keys, owns)
-
-    async def prune(self, submitted_before: str, limit: int) -> int:
-        """Delete up to `limit` records made before `submitted_before`, oldest first."""
-        query = {"submittedAt": {"$lt": submitted_before}}
-        return await delete_oldest(self._c, query, "submittedAt", limit)

@@ -68,7 +68,7 @@ def free_port() -> int:
 async def indexed_memory_db() -> Database:
     """An empty in-memory store with the start-up indexes (the unique ones matter)."""
     db: Database = MemoryClient()["crm"]  # type: ignore[assignment]
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=0)
     return db
 
 

@@ -56,6 +56,7 @@ from storage.parked_events import (
     customers_matching,
 )
 from storage.payments import PaymentRepository
+from storage.retention import DAY_S
 from tests.conftest import attach_probe, processed, published
 from tests.helpers import auth, new_request_id, publish_raw
 from tests.integration.backends import Services, consuming, deployment
@@ -368,7 +369,7 @@ async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
 ) -> None:
     db = runtime.parts.store.db
     expected = {name: await db[name].index_information() for name in index_plan()}
-    await ensure_indexes(db)  # again: nothing changes
+    await ensure_indexes(db, retention_s=30 * DAY_S)  # again: nothing changes
     assert {name: await db[name].index_information() for name in index_plan()} == expected
 
     customers = db[CUSTOMERS]
@@ -376,7 +377,7 @@ async def test_index_start_up_is_idempotent_and_reconciles_changed_definitions(
     await customers.create_index([("tenantId", 1)], name="customer_list")  # an old definition
     await customers.drop_index("phone")
     await customers.create_index([("tenantId", 1), ("phone", 1)], name="legacy_phone")
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=30 * DAY_S)
     info = await customers.index_information()
     assert info["customer_list"]["key"] == expected[CUSTOMERS]["customer_list"]["key"]
     assert "legacy_phone" not in info

@@ -24,7 +24,7 @@ TENANT = "t1"
 async def db() -> AsyncIterator[Database]:
     client = MemoryClient()
     database: Any = client["unit"]
-    await ensure_indexes(database)
+    await ensure_indexes(database, retention_s=0)
     await database[CUSTOMERS].insert_many(
         [
             {"_id": cid, "tenantId": tenant, "name": cid, "_nameKey": cid, "_deleted": deleted}

@@ -45,7 +45,7 @@ async def test_customers_stored_without_search_keys_get_them_at_start_up() -> No
         "updatedAt": "2025-01-01T00:00:00.000Z",
     }
     await db[CUSTOMERS].insert_one(old)
-    await ensure_indexes(db)  # what every start-up runs
+    await ensure_indexes(db, retention_s=0)  # what every start-up runs
     repo = CustomerRepository(db)
     newest = [("createdAt", -1), ("_id", -1)]
     for conditions in (

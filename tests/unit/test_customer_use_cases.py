@@ -22,7 +22,7 @@ from storage.memory import MemoryClient
 
 async def store() -> Database:
     db: Database = MemoryClient()["unit"]  # type: ignore[assignment]
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=0)
     return db
 
 

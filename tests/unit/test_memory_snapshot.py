@@ -20,6 +20,7 @@ from storage.indexes import ensure_indexes
 from storage.leases import LEASES
 from storage.memory import MemoryClient, MemoryDatabase
 from storage.memory_snapshot import SNAPSHOT, DataDirectory, DataDirectoryError
+from storage.retention import DAY_S
 
 UNIQUE_NAME = next(m for m in customers.INDEXES if m.document.get("unique"))
 
@@ -47,7 +48,7 @@ async def reopened(directory: Path) -> MemoryDatabase:
 
 async def test_a_saved_store_loads_back_as_it_was(tmp_path: Path) -> None:
     db = new_db()
-    await ensure_indexes(db)  # type: ignore[arg-type]
+    await ensure_indexes(db, retention_s=30 * DAY_S)  # type: ignore[arg-type]
     keeper = DataDirectory(db, tmp_path)
     assert await keeper.open() == 0
     moment = datetime(2026, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
@@ -170,7 +171,7 @@ async def test_an_index_changed_since_the_snapshot_is_rebuilt(tmp_path: Path) ->
     keeper.close()
 
     loaded = await reopened(tmp_path)
-    await ensure_indexes(loaded)  # type: ignore[arg-type]
+    await ensure_indexes(loaded, retention_s=30 * DAY_S)  # type: ignore[arg-type]
     definitions = {d["name"]: d for d in loaded["customers"].index_definitions()}
     assert definitions[UNIQUE_NAME.document["name"]]["unique"] is True
     with pytest.raises(DuplicateKeyError):
@@ -181,9 +182,9 @@ async def test_an_index_changed_since_the_snapshot_is_rebuilt(tmp_path: Path) ->
 
 async def test_ensure_indexes_twice_changes_nothing() -> None:
     db: Database = new_db()  # type: ignore[assignment]
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=30 * DAY_S)
     before = {c.name: c.index_definitions() for c in new_db_view(db)}
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=30 * DAY_S)
     assert {c.name: c.index_definitions() for c in new_db_view(db)} == before
 
 

@@ -71,6 +71,6 @@ async def test_start_up_runs_it() -> None:
     db = await indexed_memory_db()
     await db[MIGRATIONS].delete_many({})
     await db[CUSTOMERS].insert_one(stored("c-wide", "Ｇａｍｍａ", "ｇａｍｍａ"))
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=0)
     wide = await db[CUSTOMERS].find_one({"_id": "c-wide"})
     assert wide is not None and wide["_nameKey"] == "gamma"

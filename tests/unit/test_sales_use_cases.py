@@ -40,7 +40,7 @@ _ids = itertools.count()
 
 async def store() -> Database:
     db: Database = MemoryClient()["test"]  # type: ignore[assignment]
-    await ensure_indexes(db)
+    await ensure_indexes(db, retention_s=0)
     return db
 
 
