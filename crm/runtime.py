@@ -30,6 +30,7 @@ from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.journal_retention import DAY_S, JournalRetention
 from handlers.keyed_lock import KeyedLock
+from handlers.offset_commits import OffsetCommits
 from handlers.outbox import EventPii
 from handlers.pipeline import CommandProcessor
 from handlers.relay import OutboxRelay
@@ -138,14 +139,17 @@ class Runtime:
             },
         )
         self._lag_task: asyncio.Task[None] | None = None
+        self._offset_commits: list[OffsetCommits] = []
         if role in ("all", "worker"):
             options = consumer_options(settings)
-            register_command_subscriber(
-                self.broker, self.topics, self.consumer, commands_group, **options
-            )
-            register_integration_subscriber(
-                self.broker, self.topics, self.integration, integration_group, **options
-            )
+            self._offset_commits = [
+                register_command_subscriber(
+                    self.broker, self.topics, self.consumer, commands_group, **options
+                ),
+                register_integration_subscriber(
+                    self.broker, self.topics, self.integration, integration_group, **options
+                ),
+            ]
         self._relay_task: asyncio.Task[None] | None = None
         self._started = False
         self._accepting = False  # started and not stopping: what readiness reports
@@ -298,8 +302,10 @@ class Runtime:
             self.data_directory.close()
 
     async def _stop_consuming(self) -> None:
-        """Stop the subscribers: FastStream waits (graceful timeout) for in-flight messages,
-        which ack (commit) as they finish; then the consumers leave the group."""
+        """Stop the subscribers: what finished is committed, FastStream waits (graceful
+        timeout) for in-flight messages, which commit as they finish (handlers/
+        offset_commits.py); then the consumers leave the group."""
+        await asyncio.gather(*(commits.stop() for commits in self._offset_commits))
         results = await asyncio.gather(
             *(subscriber.stop() for subscriber in self.broker.subscribers),
             return_exceptions=True,
