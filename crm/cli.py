@@ -134,9 +134,9 @@ async def _serve(settings: Settings, role: Role) -> None:
         await runtime.stop()
         sock.close()
         return
+    _freeze_startup_objects()  # before "ready" is printed: it takes a moment
     if role == "all":
         _print_quickstart(settings)
-    _freeze_startup_objects()
     try:
         await server.serve(sockets=[sock])
     finally:
