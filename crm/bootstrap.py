@@ -29,6 +29,7 @@ from handlers.command_consumer import CommandConsumer
 from handlers.dead_letters import DeadLetters
 from handlers.integration_events import IntegrationEventConsumer
 from handlers.keyed_lock import KeyedLock
+from handlers.offset_commits import OffsetCommits
 from handlers.outbox import EventPii
 from handlers.parked_release import ParkedEventRelease
 from handlers.pipeline import CommandProcessor
@@ -65,6 +66,8 @@ class Parts:
     consumer: CommandConsumer
     integration: IntegrationEventConsumer
     locks: KeyedLock  # one customer's commands and integration events never interleave
+    # Each subscriber's background offset commits (handlers/offset_commits.py).
+    offset_commits: list[OffsetCommits]
     consumer_lag: ConsumerLag
     # Embedded mode: the Tansu broker this process starts and stops (crm/embedded_kafka.py).
     embedded_kafka: EmbeddedKafka | None
@@ -135,12 +138,17 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
         origin_key=_origin_key(settings),
     )
     commands_group, integration_group = group_ids(settings)
+    offset_commits: list[OffsetCommits] = []
     if role in ("all", "worker"):
         options = consumer_options(settings)
-        register_command_subscriber(broker, settings.topics, consumer, commands_group, **options)
-        register_integration_subscriber(
-            broker, settings.topics, integration, integration_group, **options
-        )
+        offset_commits = [
+            register_command_subscriber(
+                broker, settings.topics, consumer, commands_group, **options
+            ),
+            register_integration_subscriber(
+                broker, settings.topics, integration, integration_group, **options
+            ),
+        ]
     return Parts(
         settings=settings,
         role=role,
@@ -153,6 +161,7 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
         consumer=consumer,
         integration=integration,
         locks=locks,
+        offset_commits=offset_commits,
         consumer_lag=ConsumerLag(
             lambda: [getattr(sub, "consumer", None) for sub in broker.subscribers],
             {

@@ -166,8 +166,10 @@ class Runtime:
             self.parts.data_directory.close()
 
     async def _stop_consuming(self) -> None:
-        """Stop the subscribers: FastStream waits (graceful timeout) for in-flight messages,
-        which ack (commit) as they finish; then the consumers leave the group."""
+        """Stop the subscribers: what finished is committed, FastStream waits (graceful
+        timeout) for in-flight messages, which commit as they finish (handlers/
+        offset_commits.py); then the consumers leave the group."""
+        await asyncio.gather(*(commits.stop() for commits in self.parts.offset_commits))
         results = await asyncio.gather(
             *(subscriber.stop() for subscriber in self.parts.broker.subscribers),
             return_exceptions=True,

@@ -1,7 +1,11 @@
 """FastStream subscribers: thin adapters from Kafka records to the command consumer.
 
 Acks are manual (docs/architecture.md, "Acknowledgements"): FastStream's ACK policy would
-commit a failed message (lost) and NACK_ON_ERROR would re-seek it forever (a stuck partition).
+commit a failed message (lost) and NACK_ON_ERROR would re-seek it forever (a stuck
+partition). A finished message's offset is committed in the background
+(handlers/offset_commits.py), not by `msg.ack()` (an OffsetCommit request per message); a
+message left for redelivery is `nack`ed (sought back), and nothing after it is committed
+before it finishes.
 """
 
 import asyncio
@@ -13,6 +17,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from handlers.command_consumer import Outcome
 from handlers.dead_letters import RawMessage
+from handlers.offset_commits import OffsetCommits
 from schemas.topics import Topics
 
 REDELIVERY_PAUSE_S = 1.0  # store unreachable: pause before the record is read again
@@ -50,7 +55,9 @@ def _subscribe(
     title: str,
     description: str,
     options: dict[str, Any],
-) -> None:
+) -> OffsetCommits:
+    commits = OffsetCommits()
+
     @broker.subscriber(
         topic,
         group_id=group_id,
@@ -60,6 +67,7 @@ def _subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         decoder=_undecoded,
+        listener=commits,  # commits what finished before partitions are revoked
         title=title,
         description=description,
     )
@@ -68,19 +76,23 @@ def _subscribe(
         # the runtime's broker skips FastDepends (`apply_types=False`), whose resolution
         # of an injected `msg: KafkaMessage` would also run in a worker thread.
         msg: KafkaMessage = broker.context.get_local("message")
-        outcome = await consumer.consume(raw_message(msg))
+        message = raw_message(msg)
+        outcome = await consumer.consume(message)
         if outcome is Outcome.RETRY_LATER:
             await asyncio.sleep(REDELIVERY_PAUSE_S)
             await msg.nack()
         else:
-            await msg.ack()
+            await commits.finished(msg.consumer, message.topic, message.partition, message.offset)
+
+    return commits
 
 
 def register_command_subscriber(
     broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str, **options: Any
-) -> None:
-    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning)."""
-    _subscribe(
+) -> OffsetCommits:
+    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning).
+    The subscriber's offset commits are returned: `stop()` them before the subscriber."""
+    return _subscribe(
         broker,
         topics.commands,
         consumer,
@@ -96,9 +108,10 @@ def register_command_subscriber(
 
 def register_integration_subscriber(
     broker: KafkaBroker, topics: Topics, consumer: Consumer, group_id: str, **options: Any
-) -> None:
-    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning)."""
-    _subscribe(
+) -> OffsetCommits:
+    """`options`: further aiokafka consumer settings (the broker's tuning, crm/kafka_tuning).
+    The subscriber's offset commits are returned: `stop()` them before the subscriber."""
+    return _subscribe(
         broker,
         topics.integration_events,
         consumer,

@@ -4,6 +4,7 @@ Not FastStream's request/reply API: it works under the test broker but raises ag
 a real Kafka broker. The worker writes the result into the command journal; we poll it.
 """
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,11 +62,14 @@ class CommandGateway:
         # the worker decodes and digests the same values.
         wire = envelope.wire_with_json_payload()
         digest = fingerprint(envelope.type.value, envelope.payload)
-        entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
-        if entry is None:
-            await self._publish(wire, key)
-        if not _finished(entry):
-            entry = await self._wait(envelope)
+        # Watched from before the first read: a result stored after it wakes the wait,
+        # which so needs no second read right after publishing.
+        with self._watch.expect(envelope.tenant_id, envelope.command_id) as changed:
+            entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
+            if entry is None:
+                await self._publish(wire, key)
+            if not _finished(entry):
+                entry = await self._wait(envelope, changed)
         _same_request_or_409(entry, digest)
         if entry is None:
             # Not decided yet: recorded, so that the status resource says `pending`.
@@ -85,9 +89,14 @@ class CommandGateway:
             }
         )
 
-    async def _wait(self, envelope: CommandEnvelope) -> Document | None:
+    async def _wait(
+        self, envelope: CommandEnvelope, changed: asyncio.Future[None]
+    ) -> Document | None:
+        """Until the entry is finished or the reply timeout passed; `changed`: the watch
+        registered before the entry was last read."""
         deadline = time.monotonic() + self._timeout_s
         pause = FIRST_POLL_S
+        await until_changed(changed, min(pause, self._timeout_s))
         while True:
             with self._watch.expect(envelope.tenant_id, envelope.command_id) as changed:
                 entry = await self._journal.outcome(envelope.tenant_id, envelope.command_id)
@@ -95,8 +104,8 @@ class CommandGateway:
                     return entry
                 if time.monotonic() >= deadline:
                     return entry
+                pause = min(pause * 2, MAX_POLL_S)
                 await until_changed(changed, pause)
-            pause = min(pause * 2, MAX_POLL_S)
 
     async def status(self, tenant_id: str, command_id: str) -> CommandResult | None:
         """The command's result (`succeeded`, `rejected`, or `failed` when the worker

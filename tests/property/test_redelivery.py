@@ -367,6 +367,10 @@ def timeless(value: Any) -> Any:
         return {
             # `previousvalues` is a JSON string (CloudEvents extensions are scalars)
             key: timeless(json.loads(item) if key == "previousvalues" else item)
+            if key != "changedfields"
+            # the moments are named there too: `updatedAt` is a changed field only when
+            # two commands were not handled within the same millisecond
+            else ",".join(name for name in item.split(",") if name and not name.endswith("At"))
             for key, item in value.items()
             if not (key.endswith("At") or key in ("time", "_seq"))
         }
