@@ -7,7 +7,8 @@ at a time in offset order (a partition's record that is left for redelivery is s
 back, so nothing after it finishes before it does), so the highest finished offset of a
 partition is also the highest contiguous one: a commit never passes a message that did
 not finish. A crash loses at most the last `interval_s` of commits: those messages are
-delivered again and the journal's idempotency answers them (docs/architecture.md, "Acknowledgements").
+delivered again and the journal's idempotency answers them (docs/architecture.md,
+"Acknowledgements").
 
 What finished is committed before the partitions go: on a rebalance (the subscriber's
 `on_partitions_revoked`) and on a graceful stop (`stop`, before the subscriber stops:
