@@ -36,12 +36,11 @@ from handlers.relay import OutboxRelay
 from handlers.subscribers import register_command_subscriber, register_integration_subscriber
 from schemas.command_origin import http_origin_headers, origin_key
 from storage.database import Document, Store, open_store
+from storage.embedded import DataDirectory, DataDirectoryError, MemoryClient
 from storage.indexes import ensure_indexes
 from storage.journal import CommandJournal
 from storage.journal_watch import JournalWatch
 from storage.leases import Lease
-from storage.memory import MemoryClient
-from storage.memory_snapshot import DataDirectory, DataDirectoryError
 from storage.submissions import CommandSubmissions
 
 RELAY_STOP_TIMEOUT_S = 10.0

@@ -32,7 +32,7 @@ class Store:
 def open_store(mongo_url: str | None, db_name: str) -> Store:
     """MongoDB for a URL; the in-memory mongomock adapter for None or `memory`."""
     if mongo_url in (None, "memory"):
-        from storage.memory import MemoryClient
+        from storage.embedded import MemoryClient
 
         memory = MemoryClient()
         return Store(memory, cast(Database, memory[db_name]), embedded=True)

@@ -14,12 +14,13 @@ from bson import Decimal128, Int64, ObjectId
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from storage import customers, memory_snapshot
+from storage import customers
 from storage.database import Database
+from storage.embedded import MemoryClient, MemoryDatabase
+from storage.embedded import snapshot as memory_snapshot
+from storage.embedded.snapshot import SNAPSHOT, DataDirectory, DataDirectoryError
 from storage.indexes import ensure_indexes
 from storage.leases import LEASES
-from storage.memory import MemoryClient, MemoryDatabase
-from storage.memory_snapshot import SNAPSHOT, DataDirectory, DataDirectoryError
 
 UNIQUE_NAME = next(m for m in customers.INDEXES if m.document.get("unique"))
 
