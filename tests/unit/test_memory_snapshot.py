@@ -1,4 +1,4 @@
-"""The in-memory store kept in a data directory (storage/memory_snapshot.py): what a
+"""The in-memory store kept in a data directory (storage/embedded/snapshot.py): what a
 snapshot holds comes back as it was, and a directory is never overwritten by a process
 that could not read it."""
 
