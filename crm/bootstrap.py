@@ -41,8 +41,8 @@ from storage.database import Document, Store, open_store
 from storage.journal import CommandJournal
 from storage.journal_watch import JournalWatch
 from storage.leases import Lease
-from storage.memory import MemoryClient
-from storage.memory_snapshot import DataDirectory
+from storage.embedded import MemoryClient
+from storage.embedded import DataDirectory
 from storage.retention import EmbeddedTtlMonitor
 
 Role = Literal["all", "api", "worker"]

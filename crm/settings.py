@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     kafka_flavour: Literal["kafka", "tansu"] = "kafka"
     mongo_url: str | None = None
     mongo_db: str = "crm"
-    # `crm run` on the in-memory store keeps it under this directory (storage/memory_snapshot.py):
+    # `crm run` on the embedded store keeps it under this directory (storage/embedded/snapshot.py):
     # written every `data_snapshot_s` while it changes and on shutdown, loaded at start-up.
     # Unset or empty: memory only. Relative paths are taken from the working directory.
     data_dir: Path | None = Path(".crm-data")

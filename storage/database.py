@@ -1,5 +1,6 @@
 """The database handle every repository receives, and how to open one."""
 
+import importlib.util
 from typing import Any, cast
 
 from pymongo import AsyncMongoClient
@@ -30,9 +31,14 @@ class Store:
 
 
 def open_store(mongo_url: str | None, db_name: str) -> Store:
-    """MongoDB for a URL; the in-memory mongomock adapter for None or `memory`."""
+    """MongoDB for a URL; the embedded in-memory store for None or `memory`."""
     if mongo_url in (None, "memory"):
-        from storage.memory import MemoryClient
+        if importlib.util.find_spec("mongomock") is None:
+            raise RuntimeError(
+                "the embedded store needs mongomock: pip install 'crm-worker[embedded]' "
+                "(or set CRM_MONGO_URL to a MongoDB)"
+            )
+        from storage.embedded import MemoryClient  # dev and tests only: never in production
 
         memory = MemoryClient()
         return Store(memory, cast(Database, memory[db_name]), embedded=True)

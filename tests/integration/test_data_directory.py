@@ -18,7 +18,7 @@ from crm.runtime import Runtime
 from crm.settings import Settings
 from crm.web import facade_context
 from http_facade.app import create_app
-from storage.memory_snapshot import SNAPSHOT
+from storage.embedded.snapshot import SNAPSHOT
 from tests.conftest import embedded_settings
 from tests.helpers import auth, new_request_id
 

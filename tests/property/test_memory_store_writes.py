@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
-from storage.memory import MemoryClient
+from storage.embedded import MemoryClient
 
 IDS = st.sampled_from(["a", "b", "c", "d", "e"])
 # 1, 1.0 and True: one key for mongomock (MongoDB keeps True apart); lists are multikey.

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage.memory import MemoryClient
-from storage.memory_snapshot import DataDirectory
+from storage.embedded import MemoryClient
+from storage.embedded.snapshot import DataDirectory
 from tests.property.test_memory_store_writes import EXAMPLES, WRITES, SyncView, run_write
 
 STEPS = st.lists(st.one_of(WRITES, st.just(("save",)), st.just(("drop",))), max_size=16)

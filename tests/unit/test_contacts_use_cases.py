@@ -14,8 +14,8 @@ from storage.changes import apply_changes
 from storage.contacts import CONTACTS, ContactRepository
 from storage.customers import CUSTOMERS
 from storage.database import Database
+from storage.embedded import MemoryClient
 from storage.indexes import ensure_indexes
-from storage.memory import MemoryClient
 
 TENANT = "t1"
 

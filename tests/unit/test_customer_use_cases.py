@@ -16,8 +16,8 @@ from schemas.customers import CreateCustomer, DeleteCustomer, ImportCustomers, U
 from schemas.envelope import CommandEnvelope, CommandStatus, CommandType
 from storage.changes import apply_changes
 from storage.database import Database
+from storage.embedded import MemoryClient
 from storage.indexes import ensure_indexes
-from storage.memory import MemoryClient
 
 
 async def store() -> Database:

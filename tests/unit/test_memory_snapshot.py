@@ -1,4 +1,4 @@
-"""The in-memory store kept in a data directory (storage/memory_snapshot.py): what a
+"""The in-memory store kept in a data directory (storage/embedded/snapshot.py): what a
 snapshot holds comes back as it was, and a directory is never overwritten by a process
 that could not read it."""
 
@@ -14,12 +14,13 @@ from bson import Decimal128, Int64, ObjectId
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from storage import customers, memory_snapshot
+from storage import customers
 from storage.database import Database
+from storage.embedded import MemoryClient, MemoryDatabase
+from storage.embedded import snapshot as memory_snapshot
+from storage.embedded.snapshot import SNAPSHOT, DataDirectory, DataDirectoryError
 from storage.indexes import ensure_indexes
 from storage.leases import LEASES
-from storage.memory import MemoryClient, MemoryDatabase
-from storage.memory_snapshot import SNAPSHOT, DataDirectory, DataDirectoryError
 from storage.retention import DAY_S
 
 UNIQUE_NAME = next(m for m in customers.INDEXES if m.document.get("unique"))

@@ -30,8 +30,8 @@ from storage import reports
 from storage.changes import apply_changes
 from storage.contracts import CONTRACTS
 from storage.database import Database
+from storage.embedded import MemoryClient
 from storage.indexes import ensure_indexes
-from storage.memory import MemoryClient
 from storage.opportunities import OPPORTUNITIES
 from storage.payments import PAYMENTS
 

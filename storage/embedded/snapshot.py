@@ -21,14 +21,17 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import bson
 from bson.errors import InvalidBSON
 
 from schemas.base import iso_now
 from storage.leases import LEASES
-from storage.memory import MemoryCollection, MemoryDatabase
+
+if TYPE_CHECKING:  # the classes themselves load mongomock: only the names are needed here
+    from storage.embedded.client import MemoryDatabase
+    from storage.embedded.collection import MemoryCollection
 
 SNAPSHOT = "store.bson"
 LOCK = "lock"
@@ -51,7 +54,7 @@ class _Encoded:
     def __init__(self) -> None:
         self.docs: dict[Any, bytes] = {}
 
-    def refresh(self, collection: MemoryCollection) -> bool:
+    def refresh(self, collection: "MemoryCollection") -> bool:
         """Encode what was written since the last refresh; True when anything was."""
         written = collection.take_written()
         if written is None:
@@ -69,7 +72,7 @@ class _Encoded:
 class DataDirectory:
     """Loads the store from its directory at start-up and writes snapshots into it."""
 
-    def __init__(self, db: MemoryDatabase, directory: Path) -> None:
+    def __init__(self, db: "MemoryDatabase", directory: Path) -> None:
         self._db = db
         self.directory = directory
         self.path = directory / SNAPSHOT
@@ -104,6 +107,7 @@ class DataDirectory:
         total = 0
         for entry in header["collections"]:
             collection = self._db[entry["name"]]
+            collection.exists = True  # also when it holds nothing
             for index in entry["indexes"]:
                 options = {k: v for k, v in index.items() if k != "key"}
                 await collection.create_index([tuple(k) for k in index["key"]], **options)
