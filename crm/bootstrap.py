@@ -38,11 +38,10 @@ from handlers.subscribers import register_command_subscriber, register_integrati
 from schemas.command_origin import origin_key
 from schemas.topics import Topics
 from storage.database import Document, Store, open_store
+from storage.embedded import DataDirectory, MemoryClient
 from storage.journal import CommandJournal
 from storage.journal_watch import JournalWatch
 from storage.leases import Lease
-from storage.embedded import MemoryClient
-from storage.embedded import DataDirectory
 from storage.retention import EmbeddedTtlMonitor
 
 Role = Literal["all", "api", "worker"]

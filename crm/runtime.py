@@ -12,8 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from crm.bootstrap import Parts
 from crm.settings import redacted_url
 from crm.startup import NotUsable, StartupError, with_retries
-from storage.indexes import ensure_indexes
 from storage.embedded import DataDirectory, DataDirectoryError
+from storage.indexes import ensure_indexes
 
 RELAY_STOP_TIMEOUT_S = 10.0
 READINESS_TIMEOUT_S = 2.0

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from storage.database import Database, Document
@@ -156,10 +157,20 @@ async def _insert_many(db: Database, change: Change) -> set[str]:
 
 
 async def _advance_counters(db: Database, counters: list[Change]) -> None:
-    by_collection: dict[str, list[UpdateOne]] = {}
+    """`$max` of each counter: one unordered bulk write a collection on MongoDB (an import
+    advances thousands); one update each in the embedded store, which has no bulk write
+    (PyMongo's request objects say what they hold only through private attributes)."""
+    by_collection: dict[str, list[Change]] = {}
     for change in counters:
-        by_collection.setdefault(change["coll"], []).append(
-            UpdateOne({"_id": change["id"]}, {"$max": {change["field"]: change["value"]}})
-        )
-    for name, requests in by_collection.items():
-        await db[name].bulk_write(requests, ordered=False)
+        by_collection.setdefault(change["coll"], []).append(change)
+    for name, changes in by_collection.items():
+        collection = db[name]
+        updates = [
+            ({"_id": change["id"]}, {"$max": {change["field"]: change["value"]}})
+            for change in changes
+        ]
+        if isinstance(collection, AsyncCollection):
+            await collection.bulk_write([UpdateOne(*update) for update in updates], ordered=False)
+        else:
+            for update in updates:
+                await collection.update_one(*update)

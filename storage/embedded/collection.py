@@ -18,7 +18,7 @@ from bson import BSON, ObjectId
 from bson.errors import InvalidDocument
 from mongomock.filtering import filter_applies
 from mongomock.helpers import gen_index_name, get_value_by_dot, hashdict
-from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
 from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 
@@ -389,21 +389,6 @@ class MemoryCollection:
         for doc in matched:
             self._remove(_ident(doc["_id"]))
         return DeleteResult({"n": len(matched)}, True)
-
-    async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> None:
-        """Runs each request in turn. PyMongo's request objects offer no public accessor
-        for what they hold, so this one place reads their attributes."""
-        for request in requests:
-            if isinstance(request, UpdateOne):
-                await self.update_one(request._filter, request._doc, upsert=bool(request._upsert))
-            elif isinstance(request, InsertOne):
-                await self.insert_one(request._doc)
-            elif isinstance(request, ReplaceOne):
-                await self.replace_one(request._filter, dict(request._doc), bool(request._upsert))
-            elif isinstance(request, DeleteOne):
-                await self.delete_one(request._filter)
-            else:
-                raise NotImplementedError(f"bulk request {type(request).__name__}")
 
     # -- indexes -------------------------------------------------------------------
 

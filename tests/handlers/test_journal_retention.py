@@ -19,10 +19,10 @@ from handlers.relay import OutboxRelay
 from http_facade.app import create_app
 from schemas.envelope import CommandEnvelope, CommandType
 from storage.database import Database
+from storage.embedded import MemoryClient
 from storage.indexes import ensure_indexes
 from storage.journal import JOURNAL, CommandJournal, journal_id
 from storage.leases import Lease
-from storage.embedded import MemoryClient
 from storage.pruning import PRUNABLE_SINCE, TTL_INDEX
 from storage.retention import DAY_S, EmbeddedTtlMonitor
 from storage.submissions import SUBMISSIONS, CommandSubmissions
