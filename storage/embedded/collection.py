@@ -152,8 +152,9 @@ class MemoryCollection:
 
     def matching(self, filter_: Any) -> list[Document]:
         """The stored documents (not copies) that match, in the store's order."""
-        if filter_ is None:
-            filter_ = {}
+        # Stored datetimes are naive UTC (as mongomock keeps them); so are the filter's, or
+        # comparing an aware one with them fails (`prunableSince < cutoff`).
+        filter_ = {} if filter_ is None else clone(filter_)
         ids = named_ids(filter_)
         if ids is None:
             candidates = list(self._docs.values())
