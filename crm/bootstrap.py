@@ -99,7 +99,9 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
     own_store = store is None
     store = store if store is not None else _open_store(settings, role)
     broker = _broker(settings)
-    publisher = KafkaPublisher(broker, settings.topics, _origin_key(settings))
+    # Signs the facade's commands; the consumer checks the same key.
+    http_origin_key = _origin_key(settings)
+    publisher = KafkaPublisher(broker, settings.topics, http_origin_key)
     journal_watch = JournalWatch()
     processor = CommandProcessor(store.db, journal_watch)
     relay = OutboxRelay(
@@ -134,7 +136,7 @@ def bootstrap(settings: Settings, role: Role = "all", store: Store | None = None
         on_processed=relay.kick,
         locks=locks,
         parked_release=ParkedEventRelease(store.db, integration),
-        origin_key=_origin_key(settings),
+        origin_key=http_origin_key,
     )
     commands_group, integration_group = group_ids(settings)
     offset_commits: list[OffsetCommits] = []
