@@ -6,12 +6,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from crm.asyncapi import build_asyncapi
-from crm.logging_setup import use_request_context
+from crm.logging_setup import access_line_writer, use_request_context
 from crm.runtime import Runtime
 from http_facade.app import create_app
 from http_facade.commands import CommandGateway
 from http_facade.context import FacadeContext
-from http_facade.middleware import request_log_context
+from http_facade.middleware import access_log, log_access, request_log_context
 
 
 def facade_context(runtime: Runtime) -> FacadeContext:
@@ -34,6 +34,7 @@ def facade_context(runtime: Runtime) -> FacadeContext:
         max_body_bytes=settings.max_body_bytes,
         rate_limit_per_s=settings.rate_limit_per_s,
         rate_limit_burst=settings.rate_limit_burst,
+        access_line=access_line_writer(access_log, fallback=log_access),
     )
 
 

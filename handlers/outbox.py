@@ -215,6 +215,7 @@ def _written_whole(record: OutboxRecord) -> bool:
 
 # What the relay reads of an entry to publish its events.
 PUBLISHING_FIELDS = {
+    "state": 1,
     "tenantId": 1,
     "commandId": 1,
     "decidedAt": 1,

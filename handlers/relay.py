@@ -2,6 +2,11 @@
 
 Events are marked published only after the broker accepted them, so a relay that dies
 mid-batch publishes that batch again (same event ids: duplicates, never loss).
+
+In order means in each customer's `sequence` order, whatever the order the entries were
+finished in or the clocks of the workers that decided them: an entry still unfinished
+(committed, not yet applied) holds back the later events of its customers until it is
+finished, failed or applied by a redelivery (`ready_entries`).
 """
 
 import asyncio
@@ -11,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers.outbox import PUBLISHING_FIELDS, EventPii, each_record, event_key, wire_event
-from storage.journal import CommandJournal
+from storage.database import Document
+from storage.journal import APPLIED, CommandJournal
 from storage.leases import Lease
 from storage.retention import EmbeddedTtlMonitor
 
@@ -54,18 +60,23 @@ class OutboxRelay:
         sent = 0
         while await self._holds_lease():
             entries = await self._journal.unpublished(self._batch, PUBLISHING_FIELDS)
+            ready = ready_entries(entries)
             # Each customer's events (one key: one partition) go out one after another,
             # the next once the broker took the previous; different customers' at once.
             in_order: dict[bytes, list[dict[str, Any]]] = {}
-            for entry in entries:
+            for entry in ready:
                 for record in each_record(entry):
                     event = wire_event(entry, record, self._pii)
                     in_order.setdefault(event_key(entry, record), []).append(event)
+            for events in in_order.values():
+                events.sort(key=lambda event: int(event["sequence"]))
             sent += await self._publish_all(in_order)
-            if entries:
-                await self._journal.mark_published([entry["_id"] for entry in entries])
-            if len(entries) < self._batch:
-                break  # a short batch: nothing more was pending when it was read
+            if ready:
+                await self._journal.mark_published([entry["_id"] for entry in ready])
+            if len(entries) < self._batch or not ready:
+                # a short batch: nothing more was pending when it was read; none ready:
+                # the rest waits for unfinished entries (the next pass, or a kick)
+                break
         return sent
 
     async def _publish_all(self, in_order: dict[bytes, list[dict[str, Any]]]) -> int:
@@ -132,3 +143,41 @@ class OutboxRelay:
                 log.exception("relay pass failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
+
+
+def ready_entries(entries: list[Document]) -> list[Document]:
+    """The applied entries none of whose events follows, for its customer, an event of an
+    entry still unfinished (state `decided`) or held back itself: those wait.
+
+    Why: a customer's counter moves past an entry's numbers only once it is finished
+    (`storage.journal`, sequence claims), but a customer a command creates is born with
+    its counter at 1 before that command is finished; another worker may then decide,
+    apply and finish the customer's sequence 2 first. Holding it back keeps the order."""
+    held_from: dict[bytes, int] = {}  # each key's first sequence that must wait
+    keyed = [(entry, _sequences_by_key(entry)) for entry in entries]
+    for entry, sequences in keyed:
+        if entry.get("state") != APPLIED:
+            _hold(held_from, sequences)
+    waiting = {id(entry) for entry, _ in keyed if entry.get("state") != APPLIED}
+    moved = True
+    while moved:  # an entry held back holds back what follows it on each of its keys too
+        moved = False
+        for entry, sequences in keyed:
+            if id(entry) in waiting:
+                continue
+            if any(sequence >= held_from.get(key, sequence + 1) for key, sequence in sequences):
+                waiting.add(id(entry))
+                _hold(held_from, sequences)
+                moved = True
+    return [entry for entry, _ in keyed if id(entry) not in waiting]
+
+
+def _sequences_by_key(entry: Document) -> list[tuple[bytes, int]]:
+    return [
+        (event_key(entry, record), int(record.get("sequence", 0))) for record in each_record(entry)
+    ]
+
+
+def _hold(held_from: dict[bytes, int], sequences: list[tuple[bytes, int]]) -> None:
+    for key, sequence in sequences:
+        held_from[key] = min(held_from.get(key, sequence), sequence)

@@ -72,7 +72,8 @@ def create_app(
             secret=context.jwt_secret,
         )
     app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes)
-    app.add_middleware(RequestTelemetry)  # outermost: refused requests are counted too
+    # outermost: refused requests are counted too
+    app.add_middleware(RequestTelemetry, access_line=context.access_line)
     # FastAPI tries routes one by one, in this order, at a few µs each: the API reads and
     # writes come first, probes last (no two routes here match the same
     # request, which tests/api/test_route_order.py checks, so the order changes no answer).

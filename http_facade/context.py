@@ -10,6 +10,7 @@ from fastapi.security.base import SecurityBase
 
 from http_facade.auth import Principal, authenticate, require_permission
 from http_facade.commands import CommandGateway
+from http_facade.middleware import AccessLine
 from storage.database import Database
 
 BEARER_SCHEME = "bearerAuth"
@@ -30,6 +31,8 @@ class FacadeContext:
     max_body_bytes: int = 4 * 1024 * 1024
     rate_limit_per_s: float = 0.0  # per tenant; 0 turns the limiter off
     rate_limit_burst: int = 50
+    # Writes each request's access line; None: through `logging` (`middleware.log_access`).
+    access_line: AccessLine | None = None
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` ones in a thread pool,

@@ -1,6 +1,7 @@
 """Per request: `X-Request-ID` (echoed, or generated) and `X-Response-Time` (ms) on the
-response, the log context (`requestId`, `tenantId`), one access log line, and the
-Prometheus count and latency.
+response, the log context (`requestId`, `tenantId`), one access log line (logger
+`crm.http.access`: fields `method`, `route`, `status`, `durationMs`), and the Prometheus
+count and latency.
 
 An `X-Request-ID` is a command id (`schemas.text`: 1–128 letters, digits, `.`, `_`, `:`,
 `-`): it becomes the command id, the idempotency key, and a path segment of the command's
@@ -16,7 +17,7 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,7 +44,9 @@ def request_log_context() -> Mapping[str, str]:
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template (`/api/v1/crm/customers/{customerId}`), never the
-    raw path: path parameter values are put back as `{name}`. Unmatched: `<unmatched>`."""
+    raw path: path parameter values are put back as `{name}`. Unmatched: `<unmatched>`.
+    (Not the route's own `path`: a route of an included router has its path without the
+    router's prefix there.)"""
     if scope.get("route") is None:
         return UNMATCHED_ROUTE
     path = str(scope.get("path", ""))
@@ -54,11 +57,31 @@ def route_template(scope: Scope) -> str:
     return "/".join(names.get(unquote(segment), segment) for segment in path.split("/"))
 
 
-class RequestTelemetry:
-    """Outermost, so requests a limit refuses are timed, logged and counted too."""
+# What writes a request's access line: (method, route template, status, duration in ms).
+AccessLine = Callable[[str, str, int, float], None]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def log_access(method: str, route: str, status: int, duration_ms: float) -> None:
+    """The access line through `logging` (the `crm.http.access` logger, INFO)."""
+    if access_log.isEnabledFor(logging.INFO):
+        # The duration is a field, not part of the message: a message that repeats is
+        # redacted once (`crm.logging_setup.Redactor`), not on every request.
+        access_log.info(
+            "%s %s %d",
+            method,
+            route,
+            status,
+            extra={"method": method, "route": route, "status": status, "durationMs": duration_ms},
+        )
+
+
+class RequestTelemetry:
+    """Outermost, so requests a limit refuses are timed, logged and counted too.
+    `access_line` writes each request's access line (default: `log_access`)."""
+
+    def __init__(self, app: ASGIApp, access_line: AccessLine | None = None) -> None:
         self.app = app
+        self.access_line = access_line or log_access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,21 +117,7 @@ class RequestTelemetry:
             method = str(scope.get("method", ""))
             route = route_template(scope)
             observe_request(method, route, status, elapsed_s)
-            if access_log.isEnabledFor(logging.INFO):
-                elapsed_ms = elapsed_s * 1000
-                access_log.info(
-                    "%s %s %d %.1fms",
-                    method,
-                    route,
-                    status,
-                    elapsed_ms,
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "durationMs": round(elapsed_ms, 2),
-                    },
-                )
+            self.access_line(method, route, status, round(elapsed_s * 1000, 2))
             _REQUEST_CONTEXT.reset(token)
 
 

@@ -178,10 +178,11 @@ class CommandJournal:
         return doc if stands is None else stands
 
     async def unpublished(self, limit: int, fields: dict[str, int]) -> list[Document]:
-        """`fields` of the applied commands whose events are not all published yet,
-        oldest first."""
+        """`fields` of the commands whose events are not all published yet, oldest first:
+        the applied ones, and those still unfinished (decided), whose events the later
+        ones of the same customers must wait for (`handlers.relay`)."""
         cursor = (
-            self._c.find({"published": False, "state": APPLIED}, fields)
+            self._c.find({"published": False, "state": {"$in": [DECIDED, APPLIED]}}, fields)
             .sort([("decidedAt", 1), ("firstSequence", 1)])
             .limit(limit)
         )

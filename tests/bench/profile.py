@@ -1,4 +1,5 @@
-"""`make profile`: where the embedded service's time goes under `make bench`'s write load.
+"""`make profile`: where the embedded service's time goes under `make bench`'s write load
+(or, with `--reads`, under its read load: GET customer detail, as `make load`).
 
 Starts the service in this process as `crm run` does (the runtime with its own Tansu broker
 on a free port and the in-memory store, `crm.web.build_app` under uvicorn, JSON logs, here
@@ -20,6 +21,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from crm.bootstrap import bootstrap
@@ -29,8 +31,10 @@ from crm.runtime import Runtime
 from crm.settings import Settings
 from crm.web import build_app
 from http_facade.auth import mint_token
+from tests.bench.load import DETAIL, seed
 from tests.bench.write_floor import PATH
 from tests.bench.writes import post_load
+from tests.bench.wrk import WrkRun, wrk
 from tests.helpers import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +73,14 @@ def report(profile: cProfile.Profile, top: int) -> None:
     print(out.getvalue().strip())
 
 
-async def run(seconds: int, top: int, connections: int) -> None:
+async def run(seconds: int, top: int, connections: int, reads: bool) -> None:
     settings = Settings(
         kafka_url=None,
         mongo_url=None,
         embedded_kafka_port=free_port(),
         http_port=free_port(),
         jwt_secret=TEST_SECRET,
+        data_dir=None,  # a fresh store each run, nothing left behind
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -92,22 +97,39 @@ async def run(seconds: int, top: int, connections: int) -> None:
             serving.result()  # start-up failed: raise its error
             sys.exit("the service stopped at start-up")
         await asyncio.sleep(0.05)
-    token = mint_token(TEST_SECRET, sub="bench", tenant="bench", permissions=["customers.write"])
-    url = f"http://127.0.0.1:{settings.http_port}{PATH}"
+    permissions = ["customers.read", "customers.write"]
+    token = mint_token(TEST_SECRET, sub="bench", tenant="bench", permissions=permissions)
+    base = f"http://127.0.0.1:{settings.http_port}"
+    url = f"{base}{PATH}"
     try:
-        await asyncio.to_thread(post_load, url, token, 2, connections)  # warm-up
+        if reads:
+            url = await asyncio.to_thread(seeded_detail_url, base, token)
+        load_of = read_load if reads else post_load
+        await asyncio.to_thread(load_of, url, token, 2, connections)  # warm-up
         profile = cProfile.Profile()
         profile.enable()  # this thread only: the event loop's
-        load = await asyncio.to_thread(post_load, url, token, seconds, connections)
+        load = await asyncio.to_thread(load_of, url, token, seconds, connections)
         profile.disable()
     finally:
         server.should_exit = True
         await serving
     print(
-        f"under the profiler: {load.per_s:.0f} writes/s, p50 {load.p50_ms:.1f} ms, "
+        f"under the profiler: {load.per_s:.0f} {'reads' if reads else 'writes'}/s, "
+        f"p50 {load.p50_ms:.1f} ms, "
         f"p99 {load.p99_ms:.1f} ms (wrk -t1 -c{connections} -d{seconds}s)"
     )
     report(profile, top)
+
+
+def seeded_detail_url(base: str, token: str) -> str:
+    """Seeds customers as `make load` does; the detail URL of one of them."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        return f"{base}{DETAIL}/{seed(client, 200)}"
+
+
+def read_load(url: str, token: str, seconds: int, connections: int) -> WrkRun:
+    return wrk(url, token, seconds=seconds, connections=connections)
 
 
 def main() -> None:
@@ -115,10 +137,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="of profiled load")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--reads", action="store_true", help="GET customer detail, not POSTs")
     args = parser.parse_args()
     with open(os.devnull, "w") as logs:  # the log lines are formatted, then dropped
         configure_logging(role="all", stream=logs)
-        asyncio.run(run(args.seconds, args.top, args.connections))
+        asyncio.run(run(args.seconds, args.top, args.connections, args.reads))
 
 
 if __name__ == "__main__":

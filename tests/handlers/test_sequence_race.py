@@ -190,3 +190,40 @@ async def test_a_counter_left_behind_by_a_crash_is_moved_on() -> None:
     assert await _sequences_of(store, customer_id) == [1, 2, 3, 4]
     stored = await store[CUSTOMERS].find_one({"_id": customer_id})
     assert stored is not None and stored["_seq"] == 4
+
+
+async def test_a_new_customers_next_event_waits_for_its_unfinished_creation() -> None:
+    """A created customer is born with its counter at 1 before its command is finished:
+    another worker may decide, apply and finish sequence 2 first. The relay holds 2 back
+    until 1 can go out (here: the creating worker died; the redelivery finishes it)."""
+    store = await indexed_memory_db()
+    dying = CommandProcessor(store)
+
+    async def die(*args: Any, **kwargs: Any) -> None:
+        raise WorkerDied  # the customer is written; the entry is not finished
+
+    dying._journal.finish = die  # type: ignore[method-assign]
+    create = envelope("create", CommandType.CUSTOMER_CREATE, {"name": "Acme"})
+    with pytest.raises(WorkerDied):
+        await dying.process(create)
+    stored = await store[CUSTOMERS].find_one({})
+    assert stored is not None
+    customer_id = stored["_id"]
+    await CommandProcessor(store).process(_update("second", customer_id))
+
+    assert await _sequences_of(store, customer_id) == []  # 2 must not go out before 1
+    await CommandProcessor(store).process(create)  # redelivered: finished now
+    assert await _sequences_of(store, customer_id) == [1, 2]
+
+
+async def test_a_customers_events_go_out_in_sequence_order_whatever_the_decision_clocks() -> None:
+    """Two workers' clocks disagree: the entry with the later sequence says it was decided
+    first. The relay publishes by sequence, not by time of decision."""
+    store = await indexed_memory_db()
+    customer_id = await _customer(store)
+    await CommandProcessor(store).process(_update("first", customer_id))
+    await CommandProcessor(store).process(_update("second", customer_id))
+    await store[JOURNAL].update_one(
+        {"commandId": "second"}, {"$set": {"decidedAt": "2000-01-01T00:00:00.000Z"}}
+    )
+    assert await _sequences_of(store, customer_id) == [1, 2, 3]

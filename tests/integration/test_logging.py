@@ -1,5 +1,6 @@
 """Structured logs: one JSON object per line, with context, never secrets or phones."""
 
+import asyncio
 import io
 import json
 import logging
@@ -11,10 +12,18 @@ from crm.logging_setup import (
     JsonFormatter,
     Redactor,
     TextFormatter,
+    access_line_writer,
     configure_logging,
+    use_request_context,
     work_context,
 )
 from crm.runtime import Runtime
+from http_facade.middleware import (
+    _REQUEST_CONTEXT,
+    access_log,
+    log_access,
+    request_log_context,
+)
 from tests.conftest import processed
 from tests.helpers import TEST_SECRET, make_token, publish_raw
 
@@ -144,6 +153,80 @@ def test_text_format_for_people_is_redacted_too(restore_logging: None) -> None:
     assert TEST_SECRET not in line
     assert "commandId=c-9" in line
     assert isinstance(TextFormatter("x", Redactor()), logging.Formatter)
+
+
+def test_request_ids_are_not_taken_for_phone_numbers_unless_they_hold_one() -> None:
+    """Generated request ids (uuid4) often hold eight digits in a row; only a phone number's
+    shape is masked."""
+    redact = Redactor()
+    assert redact("4e7f0c2a-1234-4567-8901-234567890abc") == "4e7f0c2a-1234-4567-8901-234567890abc"
+    assert redact(f"req:{PHONE}") == f"req:{MASKED}"
+    assert "15123456789" not in redact("req:+4915123456789")
+
+
+async def test_lines_logged_in_one_loop_pass_are_written_together_in_order(
+    restore_logging: None,
+) -> None:
+    stream = io.StringIO()
+    configure_logging(role="api", stream=stream)
+    log = logging.getLogger("crm.test")
+    log.info("first")
+    log.info("second")
+    assert stream.getvalue() == ""  # written at the end of this pass of the loop
+    log.warning("third")  # warnings are written at once, after what waited
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "first",
+        "second",
+        "third",
+    ]
+    log.info("fourth")
+    await asyncio.sleep(0)
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "fourth"
+
+
+def _without_time(line: str) -> dict[str, object]:
+    entry = json.loads(line)
+    del entry["time"]
+    return dict(entry)
+
+
+async def test_the_access_line_writer_writes_what_logging_would(restore_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging(role="api", secrets=[TEST_SECRET], stream=stream)
+    writer = access_line_writer(access_log, fallback=log_access)
+    use_request_context(request_log_context)  # as the app factory does (crm/web.py)
+    token = _REQUEST_CONTEXT.set({"requestId": f"req:{PHONE}", "tenantId": "t1"})
+    try:
+        writer("GET", "/api/v1/api/customers/{id}", 200, 1.25)
+        log_access("GET", "/api/v1/api/customers/{id}", 200, 1.25)
+        seen: list[logging.LogRecord] = []
+
+        class Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.append(record)
+
+        access_log.addHandler(Collect())  # another handler: the record must reach it
+        writer("GET", "/api/v1/api/customers/{id}", 404, 0.5)
+    finally:
+        _REQUEST_CONTEXT.reset(token)
+        access_log.handlers.clear()
+    await asyncio.sleep(0)
+    fast, through_logging, fallen_back = stream.getvalue().splitlines()
+    assert _without_time(fast) == _without_time(through_logging)
+    assert _without_time(fast) == {
+        "level": "INFO",
+        "logger": "crm.http.access",
+        "message": "GET /api/v1/api/customers/{id} 200",
+        "role": "api",
+        "requestId": f"req:{MASKED}",
+        "tenantId": "t1",
+        "method": "GET",
+        "route": "/api/v1/api/customers/{id}",
+        "status": 200,
+        "durationMs": 1.25,
+    }
+    assert json.loads(fallen_back)["status"] == 404
+    assert [record.status for record in seen] == [404]  # type: ignore[attr-defined]
 
 
 @pytest.mark.wire_only
