@@ -9,7 +9,7 @@ from schemas.envelope import CommandEnvelope, CommandStatus
 from schemas.errors import ErrorCode, ErrorKind
 from schemas.ids import derived_id, derived_ids
 from storage import changes
-from storage.changes import Change
+from storage.changes import Change, ConflictError
 from storage.database import Document
 from storage.documents import public
 
@@ -138,6 +138,28 @@ def rejection(code: ErrorCode, kind: ErrorKind, message: str) -> dict[str, str]:
 
 def not_found(code: ErrorCode, what: str, entity_id: str) -> Decision:
     return Decision.rejected(code, ErrorKind.NOT_FOUND, f"{what} {entity_id} not found")
+
+
+def replaced(
+    current: Document,
+    updated: Document,
+    collection: str,
+    event: Callable[[str, Document], EventDraft],
+    *,
+    on_conflict: ConflictError | None = None,
+    also: tuple[list[Change], list[EventDraft]] = ([], []),
+) -> Decision:
+    """An update: `updated` replaces `current` (answered as its public view); the `updated`
+    event names the fields that changed and their old values, the same for every entity.
+    `also`: further changes and events the update brings (a contact made primary demotes
+    the customer's other primary contact)."""
+    also_changes, also_events = also
+    return Decision.succeeded(
+        public(updated),
+        entity_id=current["_id"],
+        changes=[changes.put(collection, updated, on_conflict=on_conflict), *also_changes],
+        events=[event("updated", updated).changing(current), *also_events],
+    )
 
 
 def soft_deleted(

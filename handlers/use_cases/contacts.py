@@ -7,7 +7,14 @@ their customer, so one customer's contact commands are decided one after the oth
 
 from typing import Any
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
+from handlers.decision import (
+    CommandContext,
+    Decision,
+    EventDraft,
+    not_found,
+    replaced,
+    soft_deleted,
+)
 from handlers.use_cases import UseCase
 from schemas.contacts import CreateContact, DeleteContact, UpdateContact
 from schemas.envelope import CommandType
@@ -92,13 +99,8 @@ async def update_contact(ctx: CommandContext[UpdateContact], db: Database) -> De
         else:
             updated[field_name] = value
     updated["updatedAt"] = ctx.now
-    extra_changes, extra_events = await _demote_other_primaries(ctx, db, updated)
-    return Decision.succeeded(
-        public(updated),
-        entity_id=current["_id"],
-        changes=[changes.put(CONTACTS, updated), *extra_changes],
-        events=[contact_event("updated", updated).changing(current), *extra_events],
-    )
+    demoted = await _demote_other_primaries(ctx, db, updated)
+    return replaced(current, updated, CONTACTS, contact_event, also=demoted)
 
 
 async def delete_contact(ctx: CommandContext[DeleteContact], db: Database) -> Decision:

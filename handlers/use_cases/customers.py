@@ -13,6 +13,7 @@ from handlers.decision import (
     EventDraft,
     not_found,
     rejection,
+    replaced,
     soft_deleted,
 )
 from handlers.use_cases import UseCase
@@ -133,12 +134,7 @@ async def update_customer(ctx: CommandContext[UpdateCustomer], db: Database) -> 
             return duplicate_name()
     updated.update(search_fields(updated))
     updated["updatedAt"] = ctx.now
-    return Decision.succeeded(
-        public(updated),
-        entity_id=current["_id"],
-        changes=[changes.put(CUSTOMERS, updated, on_conflict=DUPLICATE_NAME)],
-        events=[customer_event("updated", updated).changing(current)],
-    )
+    return replaced(current, updated, CUSTOMERS, customer_event, on_conflict=DUPLICATE_NAME)
 
 
 async def delete_customer(ctx: CommandContext[DeleteCustomer], db: Database) -> Decision:

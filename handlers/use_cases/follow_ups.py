@@ -1,6 +1,13 @@
 """CRM API follow-up records: create, update, delete (soft)."""
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
+from handlers.decision import (
+    CommandContext,
+    Decision,
+    EventDraft,
+    not_found,
+    replaced,
+    soft_deleted,
+)
 from handlers.use_cases import UseCase
 from handlers.use_cases.opportunities import missing_customer, opportunity_of_customer
 from schemas.base import iso
@@ -72,12 +79,7 @@ async def update_follow_up(ctx: CommandContext[UpdateFollowUp], db: Database) ->
     if "next_follow_up_at" in given:
         updated["nextFollowUpAt"] = iso(p.next_follow_up_at) if p.next_follow_up_at else None
     updated["updatedAt"] = ctx.now
-    return Decision.succeeded(
-        public(updated),
-        entity_id=current["_id"],
-        changes=[changes.put(FOLLOW_UPS, updated)],
-        events=[follow_up_event("updated", updated).changing(current)],
-    )
+    return replaced(current, updated, FOLLOW_UPS, follow_up_event)
 
 
 async def delete_follow_up(ctx: CommandContext[DeleteFollowUp], db: Database) -> Decision:

@@ -2,7 +2,14 @@
 
 from typing import Any
 
-from handlers.decision import CommandContext, Decision, EventDraft, not_found, soft_deleted
+from handlers.decision import (
+    CommandContext,
+    Decision,
+    EventDraft,
+    not_found,
+    replaced,
+    soft_deleted,
+)
 from handlers.use_cases import UseCase
 from schemas.envelope import CommandType
 from schemas.errors import ErrorCode, ErrorKind
@@ -76,12 +83,7 @@ async def update_opportunity(ctx: CommandContext[UpdateOpportunity], db: Databas
     updated = {**current, **given, "updatedAt": ctx.now}
     if "amount" in given:
         updated["amount"] = float(given["amount"])
-    return Decision.succeeded(
-        public(updated),
-        entity_id=current["_id"],
-        changes=[changes.put(OPPORTUNITIES, updated)],
-        events=[opportunity_event("updated", updated).changing(current)],
-    )
+    return replaced(current, updated, OPPORTUNITIES, opportunity_event)
 
 
 async def delete_opportunity(ctx: CommandContext[DeleteOpportunity], db: Database) -> Decision:
