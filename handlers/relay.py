@@ -13,9 +13,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from handlers.outbox import PUBLISHING_FIELDS, EventPii, each_record, event_key, wire_event
+from handlers.outbox import (
+    PUBLISHING_FIELDS,
+    EventPii,
+    OutboxRecord,
+    each_record,
+    event_key,
+    wire_event,
+)
 from storage.database import Document
 from storage.journal import APPLIED, CommandJournal
 from storage.leases import Lease
@@ -65,14 +73,14 @@ class OutboxRelay:
             # the next once the broker took the previous; different customers' at once.
             in_order: dict[bytes, list[dict[str, Any]]] = {}
             for entry in ready:
-                for record in each_record(entry):
-                    event = wire_event(entry, record, self._pii)
-                    in_order.setdefault(event_key(entry, record), []).append(event)
+                for key, _, record in entry.records:
+                    event = wire_event(entry.doc, record, self._pii)
+                    in_order.setdefault(key, []).append(event)
             for events in in_order.values():
                 events.sort(key=lambda event: int(event["sequence"]))
             sent += await self._publish_all(in_order)
             if ready:
-                await self._journal.mark_published([entry["_id"] for entry in ready])
+                await self._journal.mark_published([entry.doc["_id"] for entry in ready])
             if len(entries) < self._batch or not ready:
                 # a short batch: nothing more was pending when it was read; none ready:
                 # the rest waits for unfinished entries (the next pass, or a kick)
@@ -145,7 +153,21 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
 
 
-def ready_entries(entries: list[Document]) -> list[Document]:
+@dataclass(frozen=True)
+class KeyedEntry:
+    """A journal entry and its records one event each, with each one's key and sequence."""
+
+    doc: Document
+    records: list[tuple[bytes, int, OutboxRecord]]
+
+    @classmethod
+    def of(cls, doc: Document) -> "KeyedEntry":
+        records = each_record(doc)
+        keyed = [(event_key(doc, r), int(r.get("sequence", 0)), r) for r in records]
+        return cls(doc, keyed)
+
+
+def ready_entries(entries: list[Document]) -> list[KeyedEntry]:
     """The applied entries none of whose events follows, for its customer, an event of an
     entry still unfinished (state `decided`) or held back itself: those wait.
 
@@ -154,30 +176,25 @@ def ready_entries(entries: list[Document]) -> list[Document]:
     its counter at 1 before that command is finished; another worker may then decide,
     apply and finish the customer's sequence 2 first. Holding it back keeps the order."""
     held_from: dict[bytes, int] = {}  # each key's first sequence that must wait
-    keyed = [(entry, _sequences_by_key(entry)) for entry in entries]
-    for entry, sequences in keyed:
-        if entry.get("state") != APPLIED:
-            _hold(held_from, sequences)
-    waiting = {id(entry) for entry, _ in keyed if entry.get("state") != APPLIED}
+    keyed = [KeyedEntry.of(doc) for doc in entries]
+    waiting: set[int] = set()
+    for position, entry in enumerate(keyed):
+        if entry.doc.get("state") != APPLIED:
+            waiting.add(position)
+            _hold(held_from, entry)
     moved = True
     while moved:  # an entry held back holds back what follows it on each of its keys too
         moved = False
-        for entry, sequences in keyed:
-            if id(entry) in waiting:
-                continue
-            if any(sequence >= held_from.get(key, sequence + 1) for key, sequence in sequences):
-                waiting.add(id(entry))
-                _hold(held_from, sequences)
+        for position, entry in enumerate(keyed):
+            if position not in waiting and any(
+                sequence >= held_from.get(key, sequence + 1) for key, sequence, _ in entry.records
+            ):
+                waiting.add(position)
+                _hold(held_from, entry)
                 moved = True
-    return [entry for entry, _ in keyed if id(entry) not in waiting]
+    return [entry for position, entry in enumerate(keyed) if position not in waiting]
 
 
-def _sequences_by_key(entry: Document) -> list[tuple[bytes, int]]:
-    return [
-        (event_key(entry, record), int(record.get("sequence", 0))) for record in each_record(entry)
-    ]
-
-
-def _hold(held_from: dict[bytes, int], sequences: list[tuple[bytes, int]]) -> None:
-    for key, sequence in sequences:
+def _hold(held_from: dict[bytes, int], entry: KeyedEntry) -> None:
+    for key, sequence, _ in entry.records:
         held_from[key] = min(held_from.get(key, sequence), sequence)
