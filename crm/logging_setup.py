@@ -201,16 +201,21 @@ class JsonFormatter(logging.Formatter):
         self._role = role
         self._redact = redactor
 
-    def format(self, record: logging.LogRecord) -> str:
+    def _entry(self, created: float, level: str, logger: str, message: str) -> dict[str, Any]:
+        """The fields every line starts with, the context's included."""
         entry: dict[str, Any] = {
-            "time": _utc_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": self._redact(record.getMessage()),
+            "time": _utc_time(created),
+            "level": level,
+            "logger": logger,
+            "message": self._redact(message),
             "role": self._role,
         }
         # Context values can come from clients (`X-Request-ID`, a command's id): redacted too.
         entry.update((key, self._redact(value)) for key, value in log_context().items())
+        return entry
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = self._entry(record.created, record.levelname, record.name, record.getMessage())
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
                 entry[key] = self._redact.value(value)
@@ -226,14 +231,7 @@ class JsonFormatter(logging.Formatter):
         """The line `format` gives the facade's access record (`http_facade.middleware.
         log_access`: message `"{method} {route} {status}"`, the four fields as extras),
         built without a record: `AccessLineWriter`."""
-        entry: dict[str, Any] = {
-            "time": _utc_time(time.time()),
-            "level": "INFO",
-            "logger": logger,
-            "message": self._redact(f"{method} {route} {status}"),
-            "role": self._role,
-        }
-        entry.update((key, self._redact(value)) for key, value in log_context().items())
+        entry = self._entry(time.time(), "INFO", logger, f"{method} {route} {status}")
         fields = {"method": self._redact(method), "route": self._redact(route)}
         for key, value in (*fields.items(), ("status", status), ("durationMs", ms)):
             entry.setdefault(key, value)
@@ -274,9 +272,7 @@ class LoopPassStreamHandler(logging.StreamHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._waiting.append(self.format(record) + self.terminator)
-            if record.levelno >= logging.WARNING or not self._deferred():
-                self._write_waiting()
+            self._take(self.format(record), at_once=record.levelno >= logging.WARNING)
         except RecursionError:
             raise
         except Exception:
@@ -285,9 +281,13 @@ class LoopPassStreamHandler(logging.StreamHandler):
     def emit_line(self, line: str) -> None:
         """A line formatted elsewhere (`AccessLineWriter`), written as an INFO record's."""
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self._waiting.append(line + self.terminator)
-            if not self._deferred():
-                self._write_waiting()
+            self._take(line, at_once=False)
+
+    def _take(self, line: str, *, at_once: bool) -> None:
+        """Queue `line`; write what waits now when `at_once` or outside an event loop."""
+        self._waiting.append(line + self.terminator)
+        if at_once or not self._deferred():
+            self._write_waiting()
 
     def _deferred(self) -> bool:
         """True when the write is (already) scheduled at the end of this loop pass."""
@@ -364,17 +364,15 @@ class AccessLineWriter:
         return False
 
 
-_configured: "LoopPassStreamHandler | None" = None  # the handler `configure_logging` installed
-
-
 def access_line_writer(
     logger: logging.Logger, fallback: Callable[[str, str, int, float], None]
 ) -> Callable[[str, str, int, float], None]:
-    """`AccessLineWriter` on the configured handler; `fallback` when logging was not
-    configured here (a test, an embedding application)."""
-    if _configured is None:
+    """`AccessLineWriter` on the handler `configure_logging` installed on the root;
+    `fallback` when logging was not configured here (a test, an embedding application)."""
+    ours = [h for h in logging.getLogger().handlers if isinstance(h, LoopPassStreamHandler)]
+    if not ours:
         return fallback
-    return AccessLineWriter(logger, _configured, fallback)
+    return AccessLineWriter(logger, ours[0], fallback)
 
 
 def configure_logging(
@@ -387,8 +385,7 @@ def configure_logging(
 ) -> logging.Handler:
     """Route every logger of the process through one handler on stderr; returns it."""
     redactor = Redactor(secrets)
-    global _configured
-    handler = _configured = LoopPassStreamHandler(stream or sys.stderr)
+    handler = LoopPassStreamHandler(stream or sys.stderr)
     formatter = JsonFormatter if fmt == "json" else TextFormatter
     handler.setFormatter(formatter(role, redactor))
     # Neither formatter prints the caller's file and line, thread or process: the logging
